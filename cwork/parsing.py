@@ -153,7 +153,7 @@ class Fields:
     Keys never read are kept in ``extra()`` so nothing CWork sends is lost.
     """
 
-    __slots__ = ("_by_lower", "_used", "problems", "raw")
+    __slots__ = ("_by_lower", "_used", "_what", "problems", "raw")
 
     def __init__(self, raw: object, what: str) -> None:
         if not isinstance(raw, Mapping):
@@ -165,8 +165,6 @@ class Fields:
         self._used: set[str] = set()
         self.problems: list[str] = []
         self._what = what
-
-    _what: str
 
     def get(self, *names: str) -> Any:
         """The first present value among ``names`` (aliases), or None."""
