@@ -236,6 +236,29 @@ class State(Model):
             "use_percent": f.bool("UsePercent"),
         }
 
+    @classmethod
+    def shared(cls, raw: object) -> State:
+        """The same few states repeat in every status of a poll: read each only once.
+
+        States are immutable, so one instance can stand for every identical record.
+        """
+        try:
+            key = tuple(raw.items()) if isinstance(raw, dict) else None
+            cached = _STATE_CACHE.get(key) if key is not None else None
+        except TypeError:  # an unhashable value (a nested object): read it afresh
+            key = cached = None
+        if cached is None:
+            cached = cls.from_api(raw)
+            if key is not None and not cached.problems:
+                if len(_STATE_CACHE) >= _STATE_CACHE_SIZE:
+                    _STATE_CACHE.clear()
+                _STATE_CACHE[key] = cached
+        return cached
+
+
+_STATE_CACHE: dict[tuple[Any, ...], State] = {}
+_STATE_CACHE_SIZE = 512
+
 
 @dataclass(**_MODEL)
 class Alarm(Model):
@@ -318,7 +341,7 @@ class StationStatus(Model):
             f.problems.append(f"alarm {rejected.index} unreadable: {rejected.reason}")
         return {
             "station_id": f.int("Handle", "StationId", "CNCHandle"),
-            "state": State.from_api(raw_state),
+            "state": State.shared(raw_state),
             "last_top": f.datetime("LastTop"),
             "comment": f.text("Comment"),
             "reference": f.text("Reference"),
@@ -348,7 +371,7 @@ class StateChange(Model):
         if raw_state is None:
             raise CWorkProtocolError("StateChange.State is missing", body=_excerpt(f.raw))
         return {
-            "state": State.from_api(raw_state),
+            "state": State.shared(raw_state),
             "last_top": f.datetime("LastTop"),
             "comment": f.text("Comment"),
         }

@@ -161,22 +161,32 @@ class Fields:
                 f"{what}: expected an object, got {type(raw).__name__}", body=_excerpt(raw)
             )
         self.raw: Mapping[str, Any] = raw
-        self._by_lower = {str(k).lower(): k for k in raw}
+        self._by_lower: dict[str, Any] | None = None  # built on the first miss only
         self._used: set[str] = set()
         self.problems: list[str] = []
         self._what = what
 
     def get(self, *names: str) -> Any:
         """The first present value among ``names`` (aliases), or None."""
+        raw = self.raw
+        for name in names:  # the documented spelling first: the common, cheap case
+            if name in raw:
+                self._used.add(name)
+                return raw[name]
         for name in names:
-            key = self._by_lower.get(name.lower())
+            key = self._lower_keys().get(name.lower())
             if key is not None:
                 self._used.add(key)
-                return self.raw[key]
+                return raw[key]
         return None
 
     def has(self, *names: str) -> bool:
-        return any(name.lower() in self._by_lower for name in names)
+        return any(name in self.raw or name.lower() in self._lower_keys() for name in names)
+
+    def _lower_keys(self) -> dict[str, Any]:
+        if self._by_lower is None:
+            self._by_lower = {str(k).lower(): k for k in self.raw}
+        return self._by_lower
 
     def _fail(self, name: str, value: Any, expected: str, required: bool) -> None:
         message = f"{self._what}.{name}: expected {expected}, got {value!r}"
