@@ -59,7 +59,7 @@ import threading
 import time
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
@@ -173,6 +173,9 @@ class ProgramRun:
     context: str
     start: datetime
     end: datetime | None
+
+
+_Interval = AlarmRecord | ProgramRun
 
 
 @dataclass(frozen=True, slots=True)
@@ -1299,7 +1302,19 @@ class World:
         lo, hi = max(q0, self._history_start), min(q1, now)
         return (lo, hi) if lo <= hi and q0 < q1 else None
 
-    def alarms(self, handle: int, start: datetime, end: datetime) -> list[AlarmRecord]:
+    def _history(
+        self,
+        handle: int,
+        start: datetime,
+        end: datetime,
+        rows: Callable[[_Chunk, float], Iterable[tuple[float, float, tuple[str, str]]]],
+        make: Callable[[str, str, datetime, datetime | None], _Interval],
+    ) -> list[_Interval]:
+        """Intervals of one kind overlapping [start, end), cut to the history, open if running.
+
+        ``rows`` gives a chunk's intervals from about ``q0`` on, in start order, as
+        (start, end, (first field, second field)); ``make`` builds the record.
+        """
         with self._lock:
             st = self._station(handle)
             now = self._now_ts()
@@ -1308,72 +1323,42 @@ class World:
             if span is None or st.info.disabled:
                 return []
             h = self._history_start
-            out: list[AlarmRecord] = []
+            out: list[_Interval] = []
             for ch in self._chunks_over(st, *span):
-                starts = ch.a_start
-                for i in range(bisect_left(starts, q0 - _LONGEST_ALARM), len(starts)):
-                    s, e = starts[i], ch.a_end[i]
+                for s, e, (first, second) in rows(ch, q0):
                     if s >= q1 or s > now:
                         break
                     if e > q0 and e > h:
-                        code, message = _ALARMS[ch.a_code[i]]
                         out.append(
-                            AlarmRecord(
-                                code, message, self._dt(max(s, h)),
-                                None if e > now else self._dt(e),
+                            make(
+                                first, second, self._dt(max(s, h)), None if e > now else self._dt(e)
                             )
-                        )  # fmt: skip
+                        )
             return out
+
+    def alarms(self, handle: int, start: datetime, end: datetime) -> list[AlarmRecord]:
+        def rows(ch: _Chunk, q0: float) -> Iterator[tuple[float, float, tuple[str, str]]]:
+            starts = ch.a_start
+            for i in range(bisect_left(starts, q0 - _LONGEST_ALARM), len(starts)):
+                yield starts[i], ch.a_end[i], _ALARMS[ch.a_code[i]]
+
+        return self._history(handle, start, end, rows, AlarmRecord)
 
     def running_programs(self, handle: int, start: datetime, end: datetime) -> list[ProgramRun]:
-        with self._lock:
-            st = self._station(handle)
-            now = self._now_ts()
-            q0, q1 = self._ts(start), self._ts(end)
-            span = self._history_range(q0, q1, now)
-            if span is None or st.info.disabled:
-                return []
-            h = self._history_start
-            out: list[ProgramRun] = []
-            for ch in self._chunks_over(st, *span):
-                starts = ch.p_start
-                for i in range(max(0, bisect_right(starts, q0) - 1), len(starts)):
-                    s, e = starts[i], ch.p_end[i]
-                    if s >= q1 or s > now:
-                        break
-                    if e > q0 and e > h:
-                        job = ch.jobs[ch.p_job[i]]
-                        out.append(
-                            ProgramRun(
-                                job.program, ch.orders[job.order].ref, self._dt(max(s, h)),
-                                None if e > now else self._dt(e),
-                            )
-                        )  # fmt: skip
-            return out
+        def rows(ch: _Chunk, q0: float) -> Iterator[tuple[float, float, tuple[str, str]]]:
+            starts = ch.p_start
+            for i in range(max(0, bisect_right(starts, q0) - 1), len(starts)):
+                job = ch.jobs[ch.p_job[i]]
+                yield starts[i], ch.p_end[i], (job.program, ch.orders[job.order].ref)
+
+        return self._history(handle, start, end, rows, ProgramRun)
 
     def selected_programs(self, handle: int, start: datetime, end: datetime) -> list[ProgramRun]:
-        with self._lock:
-            st = self._station(handle)
-            now = self._now_ts()
-            q0, q1 = self._ts(start), self._ts(end)
-            span = self._history_range(q0, q1, now)
-            if span is None or st.info.disabled:
-                return []
-            h = self._history_start
-            out: list[ProgramRun] = []
-            for ch in self._chunks_over(st, *span):
-                for job in ch.jobs:
-                    s, e = job.setup_start, job.selected_end
-                    if s >= q1 or s > now:
-                        break
-                    if e > q0 and e > h:
-                        out.append(
-                            ProgramRun(
-                                job.program, ch.orders[job.order].ref, self._dt(max(s, h)),
-                                None if e > now else self._dt(e),
-                            )
-                        )  # fmt: skip
-            return out
+        def rows(ch: _Chunk, q0: float) -> Iterator[tuple[float, float, tuple[str, str]]]:
+            for job in ch.jobs:
+                yield job.setup_start, job.selected_end, (job.program, ch.orders[job.order].ref)
+
+        return self._history(handle, start, end, rows, ProgramRun)
 
     def _openings(self, st: _Station, lo: float, hi: float) -> list[tuple[float, float]]:
         out: list[tuple[float, float]] = []
