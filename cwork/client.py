@@ -405,23 +405,30 @@ class CWorkClient:
         """
         if self.supports("station_statuses") or not fallback:
             payload = self._call("station_statuses")
-            statuses = parse_list(payload, StationStatus.from_api, "station statuses")
-            for index, status in enumerate(statuses):
-                if status.station_id is None:
-                    statuses.rejected.append(
-                        Rejected(index, "status without a station Handle", repr(status)[:300])
-                    )
-            statuses[:] = [s for s in statuses if s.station_id is not None]
-            return statuses
+            return parse_list(payload, _status_of_a_station, "station statuses")
         return self._statuses_one_by_one()
 
     def _statuses_one_by_one(self) -> ParsedList[StationStatus]:
+        """One request per station; a station that fails is reported, the others kept.
+
+        If every station failed for want of an answer, CWork itself is unreachable: that is
+        raised, not reported as N separate rejections.
+        """
         result: ParsedList[StationStatus] = ParsedList()
-        for station in self.stations():
+        stations = self.stations()
+        unreachable: CWorkTransportError | None = None
+        for index, station in enumerate(stations):
             try:
                 result.append(self.station_status(station.handle))
-            except (CWorkProtocolError, CWorkAPIError) as exc:
-                result.rejected.append(Rejected(station.handle, str(exc), ""))
+            except CWorkVersionError:
+                raise
+            except CWorkError as exc:
+                reason = f"station {station.handle} ({station.name}): {exc}"
+                result.rejected.append(Rejected(index, reason, ""))
+                if isinstance(exc, CWorkTransportError):
+                    unreachable = exc
+        if stations and not result and unreachable is not None:
+            raise unreachable
         return result
 
     # --- states and their changes -----------------------------------------------------------
@@ -761,6 +768,14 @@ def _check_request_fields(
             raise CWorkVersionError(f"{endpoint.name} with {field_name}", since, version)
 
 
+def _status_of_a_station(raw: object) -> StationStatus:
+    """A record of the all-stations list, which must say whose status it is."""
+    status = StationStatus.from_api(raw)
+    if status.station_id is None:
+        raise CWorkProtocolError("status without a station Handle")
+    return status
+
+
 def _with_station(status: StationStatus, station_id: int) -> StationStatus:
     return replace(status, station_id=station_id)
 
@@ -788,7 +803,13 @@ def _read_success(body: bytes, response: httpx.Response, endpoint: str) -> Any:
     return payload
 
 
-_TEXT_CODE_RE = re.compile(r"\b([1-4]\d{3})\b\s*[:\-]?\s*(.*)", re.DOTALL)
+#: A plain-text error: the code leads ("2005: This state does not exist", "Error 2005 - ...").
+#: Only at the start, and not the start of a date ("2024-03-01"): a number found anywhere in
+#: an HTML error page (a year, a port) is not a CWork code.
+_TEXT_CODE_RE = re.compile(
+    r"\s*(?:error(?:\s*code)?\s*[:#]?\s*)?([1-4]\d{3})(?![-/.:]?\d)\s*[:\-]?\s*(.*)",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 def _error_from(
@@ -822,8 +843,8 @@ def _error_from(
             error.details = result  # type: ignore[attr-defined]
             return error
     else:
-        text = body.decode("utf-8", "replace").strip()
-        match = _TEXT_CODE_RE.search(text[:500])
+        text = payload if isinstance(payload, str) else body.decode("utf-8", "replace").strip()
+        match = _TEXT_CODE_RE.match(text[:500])
         if match and int(match[1]) in CWorkAPIError.by_code:
             code, message = int(match[1]), match[2].strip()[:300]
         else:

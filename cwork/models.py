@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, Generic, Self, TypeVar
 
 from .errors import CWorkProtocolError
-from .parsing import Fields, _excerpt
+from .parsing import Fields, _excerpt, to_bool
 
 logger = logging.getLogger("cwork.client")
 
@@ -121,14 +121,19 @@ class User(Model):
         }
 
 
-_GROUP_TEXT_FIELDS = {
-    "GroupId",
-    "GroupName",
-    "ScenarioName",
-    "StatusFilter",
-    "StatusCanChange",
-    "StationAllow",
-    "StatusNotCertif",
+#: Group keys that are not permission flags (lower case: CWork's casing varies).
+_GROUP_NON_FLAGS = {
+    "groupid",
+    "groupname",
+    "handle",
+    "name",
+    "scenarioname",
+    "statusfilter",
+    "statuscanchange",
+    "stationallow",
+    "statusnotcertif",
+    "usecwo",
+    "usecti",
 }
 
 
@@ -154,9 +159,11 @@ class Group(Model):
     @classmethod
     def _read(cls, f: Fields) -> dict[str, Any]:
         permissions: dict[str, bool] = {}
-        for key in list(f.raw):
-            if key in _GROUP_TEXT_FIELDS or key in ("UseCwo", "UseCti"):
+        for key, value in list(f.raw.items()):
+            if key.lower() in _GROUP_NON_FLAGS:
                 continue
+            if not key.startswith("Can") and to_bool(value) is None:
+                continue  # not a flag (a field of a newer CWork): kept in ``extra``
             flag = f.bool(key)
             if flag is not None:
                 permissions[key] = flag
