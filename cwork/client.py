@@ -144,6 +144,8 @@ class CWorkClient:
         verify_arg: ssl.SSLContext | bool = True
         if base_url.startswith("https:"):
             verify_arg = tls.ssl_context(verify=verify, ca_file=ca_file, fingerprint=fingerprint)
+        elif ca_file or fingerprint:
+            raise ValueError("a CA file or a fingerprint needs an https:// CWork URL")
         self._http = httpx.Client(
             base_url=self.base_url,
             auth=httpx.BasicAuth(api_key, ""),
@@ -758,13 +760,12 @@ def _capped(limit: int | None, resource: str) -> int | None:
 def _check_request_fields(
     endpoint: Endpoint, version: ApiVersion, params: dict[str, Any] | None, body: Any
 ) -> None:
-    names = set(params or {}) | (set(body) if isinstance(body, dict) else set())
+    """Refuse, before sending, a field the server's version does not know yet."""
+    sent = {name for name, value in (params or {}).items() if value is not None}
+    if isinstance(body, dict):
+        sent |= {name for name, value in body.items() if value is not None}
     for (name, field_name), since in REQUEST_FIELDS_SINCE.items():
-        if name == endpoint.name and field_name in names and since > version:
-            if (params or {}).get(field_name) is None and not (
-                isinstance(body, dict) and body.get(field_name) is not None
-            ):
-                continue
+        if name == endpoint.name and field_name in sent and since > version:
             raise CWorkVersionError(f"{endpoint.name} with {field_name}", since, version)
 
 

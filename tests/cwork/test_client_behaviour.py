@@ -847,3 +847,8 @@ def test_a_dropped_https_write_is_not_mistaken_for_a_tls_failure(sim, cert):
     assert not isinstance(caught.value, CWorkTLSError)
     assert caught.value.outcome_unknown is True
     assert len(handler.requests) == 1
+
+
+def test_tls_options_on_a_plain_http_url_are_refused_not_ignored():
+    with pytest.raises(ValueError, match="https://"):
+        CWorkClient("http://cwork.local", "key", fingerprint="AB" * 32)
