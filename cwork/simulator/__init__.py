@@ -18,7 +18,8 @@ from typing import Any
 
 import httpx
 
-from cwork.versions import License
+from cwork.client import CWorkClient
+from cwork.versions import ApiVersion, License
 
 from .api import CWorkApi, users_from_keys
 from .faults import FaultInjector
@@ -47,8 +48,6 @@ class Simulator:
         api_version: str = "1.16",
         licenses: Iterable[str] = ("monitor", "dnc", "prod"),
     ) -> None:
-        from cwork.versions import ApiVersion
-
         self.world = World(
             stations=stations,
             seed=seed,
@@ -75,9 +74,8 @@ class Simulator:
         """An httpx transport that answers from this simulator without any socket."""
         return _InProcessTransport(self)
 
-    def client(self, api_key: str | None = None, **options: Any) -> Any:
-        from cwork.client import CWorkClient
-
+    def client(self, api_key: str | None = None, **options: Any) -> CWorkClient:
+        """A client wired to this simulator in-process (no port)."""
         return CWorkClient(
             "http://cwork-simulator",
             api_key or self.api_keys[0],

@@ -11,6 +11,7 @@ from cwork.versions import KNOWN_VERSIONS, License
 
 from . import DEMO_API_KEY, Simulator
 from .certs import load_or_create, server_ssl_context
+from .server import SimulatorServer
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,8 +84,6 @@ def main(argv: list[str] | None = None) -> int:
         ssl_context = server_ssl_context(pair)
         print(f"certificate: {pair.cert_path}")
         print(f"SHA-256 fingerprint: {pair.fingerprint}")
-    from .server import SimulatorServer
-
     server = SimulatorServer(
         simulator, args.host, args.port, ssl_context=ssl_context, verbose=args.verbose
     )
