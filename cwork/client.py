@@ -567,21 +567,15 @@ class CWorkClient:
         self, version_id: int, *, document_id: int | None = None, include_file: bool = False
     ) -> Version:
         params = {"include_file": include_file or None}
-        if document_id is None:
-            payload = self._call("version_direct", params=params, ver_id=version_id)
-        else:
-            payload = self._call("version", params=params, doc_id=document_id, ver_id=version_id)
+        payload = self._version_call("version", version_id, document_id, params=params)
         return Version.from_api(unwrap_single(payload, "version"))
 
     def download_version(self, version_id: int, *, document_id: int | None = None) -> bytes:
         """The version's content as CWork stores it (a CNC program, usually text)."""
         params = {"json": "false"}
-        if document_id is None:
-            body, _ = self._call_binary("download_version_direct", params, ver_id=version_id)
-        else:
-            body, _ = self._call_binary(
-                "download_version", params, doc_id=document_id, ver_id=version_id
-            )
+        body, _ = self._version_call(
+            "download_version", version_id, document_id, params=params, raw=True
+        )
         return body
 
     def certify_version(
@@ -596,12 +590,7 @@ class CWorkClient:
         if not new_status:
             raise ValueError("certifying needs the new status")
         body = _without_none({"Comments": comments, "NewStatus": new_status})
-        if document_id is None:
-            payload = self._call("certify_version_direct", json=body, ver_id=version_id)
-        else:
-            payload = self._call(
-                "certify_version", json=body, doc_id=document_id, ver_id=version_id
-            )
+        payload = self._version_call("certify_version", version_id, document_id, json=body)
         return Certification.from_api(unwrap_single(payload, "certification"))
 
     def submit_version(
@@ -725,6 +714,14 @@ class CWorkClient:
         return Operation.from_api(unwrap_single(payload, "operation"))
 
     # --- helpers ----------------------------------------------------------------------------
+
+    def _version_call(
+        self, name: str, version_id: int, document_id: int | None, **options: Any
+    ) -> Any:
+        """CWork serves a version under its document or directly (``/versions/{id}``)."""
+        if document_id is None:
+            return self._call(f"{name}_direct", ver_id=version_id, **options)
+        return self._call(name, doc_id=document_id, ver_id=version_id, **options)
 
     def _call_binary(self, name: str, params: dict[str, Any], **path: Any) -> tuple[bytes, str]:
         """The raw body and its content type, for answers that are not JSON."""
