@@ -1,0 +1,18 @@
+"""The Celery app: configured from Django's settings; the schedule is ``dashboard.schedule``."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+
+app = Celery("dashboard")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def _install_schedule(sender: Celery, **_: object) -> None:
+    from dashboard.schedule import beat_schedule
+
+    sender.conf.beat_schedule = beat_schedule()

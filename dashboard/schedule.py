@@ -1,0 +1,44 @@
+"""Every periodic job, in one list: Celery beat and the embedded scheduler both read it.
+
+Each Celery entry expires after one interval, so a slow worker never finds a pile of queued
+polls to run back to back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from stations.jobs import JOBS, prune_poll_records, run_job
+
+PRUNE_INTERVAL = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    #: The Celery task's name.
+    task: str
+    interval: float
+    #: The plain function the task calls.
+    run: Callable[[], Any]
+
+
+def entries() -> list[Entry]:
+    jobs = [
+        Entry(f"stations.{kind}", job.interval, partial(run_job, kind))
+        for kind, job in JOBS.items()
+    ]
+    return [*jobs, Entry("stations.prune", PRUNE_INTERVAL, prune_poll_records)]
+
+
+def beat_schedule() -> dict[str, dict[str, Any]]:
+    return {
+        entry.task: {
+            "task": entry.task,
+            "schedule": entry.interval,
+            "options": {"expires": entry.interval},
+        }
+        for entry in entries()
+    }

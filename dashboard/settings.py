@@ -1,0 +1,213 @@
+"""Every setting comes from the environment (see the README's configuration table).
+
+With nothing set, the dashboard runs embedded: SQLite in ``DATA_DIR``, the in-process channel
+layer and scheduler, and the simulator as its CWork. Setting ``DATABASE_URL`` means a
+production deployment, where a secret key and the allowed host names must be given.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from dashboard.env import Env
+
+env = Env()
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(env.str("DATA_DIR", str(BASE_DIR / "var")))
+
+DATABASE_URL = env.url("DATABASE_URL", ("postgres", "postgresql", "sqlite"))
+REDIS_URL = env.url("REDIS_URL", ("redis", "rediss", "unix"))
+PRODUCTION = DATABASE_URL is not None
+
+
+def _embedded_secret_key() -> str:
+    """Embedded runs keep one generated key, so sessions survive a restart."""
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+if PRODUCTION:
+    SECRET_KEY = env.str("SECRET_KEY", required=True)
+    if len(SECRET_KEY) < 32:
+        raise ImproperlyConfigured("SECRET_KEY is too short: use at least 32 random characters.")
+else:
+    SECRET_KEY = env.optional_str("SECRET_KEY") or _embedded_secret_key()
+
+DEBUG = env.bool("DEBUG", False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost"])
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS must be set: the host names the dashboard serves.")
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "django_htmx",
+    "dashboard",
+    "stations",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "dashboard.urls"
+ASGI_APPLICATION = "dashboard.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+else:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "dashboard.sqlite3",
+            "OPTIONS": {
+                # WAL lets the wall read while the poll writes; IMMEDIATE avoids the
+                # "database is locked" upgrade deadlock between two writers.
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": env.str("CHANNEL_PREFIX", "dashboard"),
+                # Group membership must outlive daphne's WebSocket timeout (a day).
+                "group_expiry": 2 * 86400,
+            },
+        }
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env.str("CHANNEL_PREFIX", "dashboard"),
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("fr", _("French"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+#: The plant's time zone: every time shown is in it.
+TIME_ZONE = env.time_zone("TIME_ZONE", "Europe/Paris")
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env.str("STATIC_ROOT", str(DATA_DIR / "static")))
+
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", PRODUCTION)
+SESSION_COOKIE_HTTPONLY = True
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
+
+# --- CWork ------------------------------------------------------------------------------------
+CWORK_URL = env.url("CWORK_URL", ("http", "https"), None if PRODUCTION else "http://127.0.0.1:8081")
+if CWORK_URL is None:
+    raise ImproperlyConfigured("CWORK_URL must be set: the address of the CWork server.")
+#: With no CWORK_URL given, the embedded run starts the simulator and polls it.
+EMBEDDED_SIMULATOR = not PRODUCTION and not env.is_set("CWORK_URL")
+CWORK_API_KEY = env.str("CWORK_API_KEY", None if PRODUCTION else "demo-key", required=PRODUCTION)
+CWORK_VERIFY_TLS = env.bool("CWORK_VERIFY_TLS", True)
+CWORK_CA_FILE = env.file("CWORK_CA_FILE")
+CWORK_FINGERPRINT = env.optional_str("CWORK_FINGERPRINT")
+CWORK_API_VERSION = env.optional_str("CWORK_API_VERSION")
+CWORK_TIMEOUT = env.seconds("CWORK_TIMEOUT", 10.0)
+
+# --- ingest -----------------------------------------------------------------------------------
+POLL_INTERVAL = env.seconds("POLL_INTERVAL", 2.0)
+CATALOGUE_SYNC_INTERVAL = env.seconds("CATALOGUE_SYNC_INTERVAL", 300.0, minimum=5)
+HISTORY_SYNC_INTERVAL = env.seconds("HISTORY_SYNC_INTERVAL", 30.0, minimum=1)
+HISTORY_SYNC_BATCH = env.int("HISTORY_SYNC_BATCH", 100, minimum=1)
+HISTORY_BACKFILL_DAYS = env.int("HISTORY_BACKFILL_DAYS", 7, minimum=1)
+ORDERS_SYNC_INTERVAL = env.seconds("ORDERS_SYNC_INTERVAL", 300.0, minimum=5)
+LICENCE_RECHECK_INTERVAL = env.seconds("LICENCE_RECHECK_INTERVAL", 3600.0, minimum=60)
+#: Data older than this many poll intervals is shown as stale.
+STALE_AFTER_POLLS = env.int("STALE_AFTER_POLLS", 3, minimum=2)
+POLL_RECORD_RETENTION_DAYS = env.int("POLL_RECORD_RETENTION_DAYS", 7, minimum=1)
+
+# --- embedded simulator -----------------------------------------------------------------------
+SIMULATOR_PORT = env.int("SIMULATOR_PORT", 8081, minimum=1)
+SIMULATOR_STATIONS = env.int("SIMULATOR_STATIONS", 24, minimum=1)
+SIMULATOR_SPEED = env.seconds("SIMULATOR_SPEED", 1.0, minimum=0.01)
+
+# --- Celery (production) ----------------------------------------------------------------------
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ACKS_LATE = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = TIME_ZONE
+
+LOG_LEVEL = env.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"httpx": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
+}

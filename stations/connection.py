@@ -1,0 +1,35 @@
+"""The one place that turns settings into a CWork client."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from cwork.client import CWorkClient, Timeouts
+from cwork.versions import ApiVersion
+
+
+def cwork_client(*, api_key: str | None = None) -> CWorkClient:
+    """A client for the configured CWork, with the service key unless another is given."""
+    timeout = settings.CWORK_TIMEOUT
+    return CWorkClient(
+        settings.CWORK_URL,
+        api_key or settings.CWORK_API_KEY,
+        server_version=(
+            ApiVersion.parse(settings.CWORK_API_VERSION) if settings.CWORK_API_VERSION else None
+        ),
+        verify=settings.CWORK_VERIFY_TLS,
+        ca_file=settings.CWORK_CA_FILE,
+        fingerprint=settings.CWORK_FINGERPRINT,
+        timeouts=Timeouts(connect=min(5.0, timeout), read=timeout, deadline=3 * timeout),
+    )
+
+
+_shared: CWorkClient | None = None
+
+
+def shared_cwork_client() -> CWorkClient:
+    """One client per process, so the server's version is detected once, not every poll."""
+    global _shared
+    if _shared is None:
+        _shared = cwork_client()
+    return _shared

@@ -1,0 +1,196 @@
+"""Running one ingest job: the lock, the back-off, the record of the run and the event.
+
+Celery tasks, the embedded scheduler, the ``poll`` command and the actions' immediate
+re-poll all call ``run_job``; none of them holds any of this logic.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from cwork.client import CWorkClient
+from cwork.errors import CWorkError, CWorkLicenseError
+from stations import events
+from stations.catalogue import sync_catalogue
+from stations.connection import shared_cwork_client
+from stations.history import sync_history
+from stations.live import poll_live
+from stations.locks import exclusive
+from stations.models import PollRecord, SyncKind, SyncState
+from stations.orders import sync_orders
+from stations.outcome import Outcome
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    kind: SyncKind
+    run: Callable[..., Outcome]
+    #: The setting that holds its interval, in seconds.
+    interval_setting: str
+    #: How long a run may hold its lock: a worker that dies frees it after this.
+    lock_ttl: float
+
+    @property
+    def interval(self) -> float:
+        return float(getattr(settings, self.interval_setting))
+
+
+JOBS: dict[SyncKind, Job] = {
+    SyncKind.LIVE: Job(SyncKind.LIVE, poll_live, "POLL_INTERVAL", lock_ttl=60),
+    SyncKind.CATALOGUE: Job(
+        SyncKind.CATALOGUE, sync_catalogue, "CATALOGUE_SYNC_INTERVAL", lock_ttl=120
+    ),
+    SyncKind.HISTORY: Job(SyncKind.HISTORY, sync_history, "HISTORY_SYNC_INTERVAL", lock_ttl=600),
+    SyncKind.ORDERS: Job(SyncKind.ORDERS, sync_orders, "ORDERS_SYNC_INTERVAL", lock_ttl=300),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    kind: SyncKind
+    ran: bool
+    ok: bool = False
+    #: Why it did not run, or what went wrong.
+    reason: str = ""
+    outcome: Outcome | None = None
+    record: PollRecord | None = None
+
+
+def run_job(
+    kind: SyncKind | str,
+    *,
+    client: CWorkClient | None = None,
+    now: datetime | None = None,
+    publish: Callable[[events.StationsChanged], None] = events.publish,
+) -> JobResult:
+    """Run one job unless another run of it holds the lock or it is backing off."""
+    job = JOBS[SyncKind(kind)]
+    with exclusive(f"job:{job.kind}", job.lock_ttl) as acquired:
+        if not acquired:
+            return JobResult(job.kind, ran=False, reason="another run is in progress")
+        now = now or timezone.now()
+        state = SyncState.objects.filter(kind=job.kind).first()
+        if state and state.retry_at and now < state.retry_at:
+            reason = state.unavailable or f"backing off after {state.failures} failure(s)"
+            return JobResult(job.kind, ran=False, reason=reason)
+        return _run(job, client or shared_cwork_client(), now, state, publish)
+
+
+def _run(
+    job: Job,
+    client: CWorkClient,
+    now: datetime,
+    state: SyncState | None,
+    publish: Callable[[events.StationsChanged], None],
+) -> JobResult:
+    started = time.monotonic()
+    try:
+        outcome = job.run(client, now=now)
+    except CWorkLicenseError as exc:
+        return _unavailable(job, now, started, state, exc)
+    except CWorkError as exc:
+        return _failed(job, now, started, state, f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # a bug or the database: recorded and retried, never silent
+        logger.exception("%s failed", job.kind)
+        return _failed(job, now, started, state, f"{type(exc).__name__}: {exc}")
+    if state and (state.failures or state.retry_at or state.unavailable):
+        logger.info("%s recovered after %d failure(s)", job.kind, state.failures)
+        SyncState.objects.filter(pk=state.pk).update(
+            failures=0, retry_at=None, last_error="", unavailable=""
+        )
+    for problem in outcome.problems:
+        logger.warning("%s: %s", job.kind, problem)
+    record = PollRecord.objects.create(
+        kind=job.kind,
+        started_at=now,
+        duration=time.monotonic() - started,
+        ok=True,
+        stations_seen=outcome.stations_seen,
+        stations_changed=outcome.stations_changed,
+        rows_written=outcome.rows_written,
+        changes=dict(outcome.changes),
+        problems=outcome.problems[:100],
+    )
+    if outcome.event is not None:
+        publish(outcome.event)
+    return JobResult(job.kind, ran=True, ok=True, outcome=outcome, record=record)
+
+
+def backoff(failures: int, interval: float, rng: random.Random | None = None) -> float:
+    """Seconds to wait after ``failures`` failures in a row: doubling, capped, jittered.
+
+    The cap (8 intervals, between 30 s and 10 min) keeps recovery quick once CWork is back;
+    the jitter keeps several dashboards on one CWork from retrying in step.
+    """
+    cap = min(max(30.0, 8 * interval), 600.0)
+    delay = min(cap, interval * 2 ** min(failures, 16))
+    return delay * (rng or random).uniform(0.8, 1.0)
+
+
+def _failed(
+    job: Job, now: datetime, started: float, state: SyncState | None, error: str
+) -> JobResult:
+    failures = (state.failures if state else 0) + 1
+    retry_at = now + timedelta(seconds=backoff(failures, job.interval))
+    logger.warning(
+        "%s failed (%d in a row), next try after %s: %s",
+        job.kind,
+        failures,
+        retry_at.isoformat(timespec="seconds"),
+        error,
+    )
+    SyncState.objects.update_or_create(
+        kind=job.kind,
+        defaults={"failures": failures, "retry_at": retry_at, "last_error": error[:2000]},
+    )
+    record = PollRecord.objects.create(
+        kind=job.kind,
+        started_at=now,
+        duration=time.monotonic() - started,
+        ok=False,
+        error=error[:2000],
+    )
+    return JobResult(job.kind, ran=True, ok=False, reason=error, record=record)
+
+
+def _unavailable(
+    job: Job, now: datetime, started: float, state: SyncState | None, exc: CWorkLicenseError
+) -> JobResult:
+    """CWork lacks the licence: record it once, then only re-check now and then."""
+    reason = f"CWork refuses {job.kind}: {exc}"
+    retry_at = now + timedelta(seconds=settings.LICENCE_RECHECK_INTERVAL)
+    first_time = not (state and state.unavailable)
+    SyncState.objects.update_or_create(
+        kind=job.kind, defaults={"retry_at": retry_at, "unavailable": reason, "failures": 0}
+    )
+    record = None
+    if first_time:
+        logger.warning(
+            "%s (checked again after %s)", reason, retry_at.isoformat(timespec="minutes")
+        )
+        record = PollRecord.objects.create(
+            kind=job.kind,
+            started_at=now,
+            duration=time.monotonic() - started,
+            ok=False,
+            error=reason,
+        )
+    return JobResult(job.kind, ran=True, ok=False, reason=reason, record=record)
+
+
+def prune_poll_records(now: datetime | None = None) -> int:
+    """Poll records older than the retention period go; the latest of each kind stays."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.POLL_RECORD_RETENTION_DAYS)
+    deleted, _ = PollRecord.objects.filter(started_at__lt=cutoff).delete()
+    return deleted
