@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 simulator: $(STAMP)
 	$(BIN)/python -m cwork.simulator --host 127.0.0.1 --port 8081 --api-key demo-key
 
-run: simulator
+run: $(STAMP)
+	$(BIN)/python manage.py runembedded
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -15,6 +15,7 @@ import logging
 import random
 import re
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -137,6 +138,7 @@ class CWorkClient:
         self.base_url = base_url.rstrip("/")
         self.api_version = _as_version(api_version)
         self._server_version = _as_version(server_version) if server_version else None
+        self._detecting = threading.Lock()
         self.timeouts = timeouts or Timeouts()
         self.retries = max(0, retries)
         self._sleep = sleep
@@ -173,7 +175,9 @@ class CWorkClient:
     def server_version(self) -> ApiVersion:
         """The version calls are made with: the newest both sides speak (asks once)."""
         if self._server_version is None:
-            self._server_version = self.detect_version()
+            with self._detecting:  # threads sharing the client ask once between them
+                if self._server_version is None:
+                    self._server_version = self.detect_version()
         return min(self._server_version, self.api_version)
 
     def detect_version(self) -> ApiVersion:

@@ -135,7 +135,7 @@ def _tops_from(station: Station, since: datetime) -> datetime:
 
 
 def _overlapping(queryset: models.QuerySet, start: datetime, end: datetime) -> models.QuerySet:
-    return queryset.filter(Q(end=None) | Q(end__gt=start), start__lt=end)
+    return queryset.filter(Q(end=None) | Q(end__gt=start), start__lte=end)
 
 
 def reconcile(
@@ -167,12 +167,14 @@ def reconcile(
         model.objects.filter(pk__in=gone).delete()
     # A row outside the range with the same key (an alarm re-listed with its first start)
     # is updated, not duplicated.
-    model.objects.bulk_create(
-        create,
-        batch_size=500,
-        update_conflicts=bool(values),
-        unique_fields=["station", *key] if values else None,
-        update_fields=values or None,
-    )
-    model.objects.bulk_update(update, values, batch_size=500)
+    if create:
+        model.objects.bulk_create(
+            create,
+            batch_size=500,
+            update_conflicts=True,
+            unique_fields=["station", *key],
+            update_fields=values,
+        )
+    if update:
+        model.objects.bulk_update(update, values, batch_size=500)
     return len(gone) + len(create) + len(update)

@@ -39,6 +39,9 @@ class Job:
     interval_setting: str
     #: How long a run may hold its lock: a worker that dies frees it after this.
     lock_ttl: float
+    #: The CWork licence module it needs beyond the live data's, if any: without it the job
+    #: is recorded as unavailable once and re-checked now and then, not retried every cycle.
+    licence: str = ""
 
     @property
     def interval(self) -> float:
@@ -51,7 +54,9 @@ JOBS: dict[SyncKind, Job] = {
         SyncKind.CATALOGUE, sync_catalogue, "CATALOGUE_SYNC_INTERVAL", lock_ttl=120
     ),
     SyncKind.HISTORY: Job(SyncKind.HISTORY, sync_history, "HISTORY_SYNC_INTERVAL", lock_ttl=600),
-    SyncKind.ORDERS: Job(SyncKind.ORDERS, sync_orders, "ORDERS_SYNC_INTERVAL", lock_ttl=300),
+    SyncKind.ORDERS: Job(
+        SyncKind.ORDERS, sync_orders, "ORDERS_SYNC_INTERVAL", lock_ttl=300, licence="PROD"
+    ),
 }
 
 
@@ -97,7 +102,9 @@ def _run(
     try:
         outcome = job.run(client, now=now)
     except CWorkLicenseError as exc:
-        return _unavailable(job, now, started, state, exc)
+        if job.licence:
+            return _unavailable(job, now, started, state, exc)
+        return _failed(job, now, started, state, f"{type(exc).__name__}: {exc}")
     except CWorkError as exc:
         return _failed(job, now, started, state, f"{type(exc).__name__}: {exc}")
     except Exception as exc:  # a bug or the database: recorded and retried, never silent
@@ -167,7 +174,10 @@ def _unavailable(
     job: Job, now: datetime, started: float, state: SyncState | None, exc: CWorkLicenseError
 ) -> JobResult:
     """CWork lacks the licence: record it once, then only re-check now and then."""
-    reason = f"CWork refuses {job.kind}: {exc}"
+    reason = (
+        f"CWork refuses {job.kind} ({exc}): its {job.licence} licence module, or the API "
+        "key's rights, are missing"
+    )
     retry_at = now + timedelta(seconds=settings.LICENCE_RECHECK_INTERVAL)
     first_time = not (state and state.unavailable)
     SyncState.objects.update_or_create(

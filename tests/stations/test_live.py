@@ -1,29 +1,217 @@
+"""The live poll: what changed in CWork is stored and published, nothing else."""
+
 from __future__ import annotations
 
+import threading
+
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from cwork.client import CWorkClient
+from stations.events import STATIONS_GROUP
 from stations.jobs import run_job
-from stations.models import LiveStatus, Station
+from stations.locks import exclusive
+from stations.models import AlarmInterval, LiveStatus, PollRecord, ProgramRun, Station, SyncState
+from tests.stations.helpers import (
+    CountingTransport,
+    RewritingTransport,
+    other_state,
+    writable_station,
+)
 
 pytestmark = pytest.mark.django_db
 
 
-def test_first_poll_stores_every_station(client, sim, clock, published):
+def poll(client, clock, published):
     result = run_job("live", client=client, now=clock(), publish=published.append)
     assert result.ok, result.reason
-    assert LiveStatus.objects.count() == 12
-    assert Station.objects.count() == 12
+    return result
+
+
+def test_first_poll_stores_every_station_and_publishes_one_event(client, clock, published):
+    poll(client, clock, published)
+    assert Station.objects.count() == LiveStatus.objects.count() == 12
     assert len(published) == 1
-    assert len(published[0].changes) == 12
+    assert {c.cwork_id for c in published[0].changes} == set(range(1, 13))
 
 
-def test_unchanged_cycle_writes_and_publishes_nothing(client, sim, clock, published):
-    run_job("live", client=client, now=clock(), publish=published.append)
+def test_unchanged_cycle_writes_nothing_and_publishes_nothing(client, clock, published):
+    poll(client, clock, published)
     with CaptureQueriesContext(connection) as queries:
-        result = run_job("live", client=client, now=clock(), publish=published.append)
+        result = poll(client, clock, published)
     writes = [q["sql"] for q in queries if not q["sql"].lstrip().upper().startswith("SELECT")]
     assert result.outcome.rows_written == 0
     assert len(published) == 1
-    assert [w for w in writes if "poll" not in w] == []
+    # The one insert is the run's own record, so health is a fact.
+    assert len(writes) == 1
+    assert "stations_pollrecord" in writes[0]
+
+
+def test_a_state_change_in_cwork_is_stored_and_published(sim, client, clock, published):
+    poll(client, clock, published)
+    handle = writable_station(sim)
+    state = other_state(sim, handle)
+    sim.world.change_state(handle, state, "tool change")
+
+    result = poll(client, clock, published)
+
+    live = LiveStatus.objects.get(station__cwork_id=handle)
+    assert live.state_cwork_id == state
+    assert live.state.cwork_id == state
+    assert live.comment == "tool change"
+    assert result.outcome.stations_changed == 1
+    (change,) = published[-1].changes
+    assert change.cwork_id == handle
+    assert "state" in change.fields
+    assert Station.objects.get(cwork_id=handle).history_due
+
+
+def test_the_event_reaches_the_channel_layer_group(sim, client, clock):
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(STATIONS_GROUP, channel)
+    try:
+        run_job("live", client=client, now=clock())
+        message = async_to_sync(layer.receive)(channel)
+    finally:
+        async_to_sync(layer.group_discard)(STATIONS_GROUP, channel)
+    assert message["type"] == "stations.changed"
+    assert len(message["stations"]) == 12
+    assert all("new" in s["fields"] for s in message["stations"])
+
+
+def test_alarms_open_and_close_as_intervals_never_duplicated(sim, client, clock, published):
+    poll(client, clock, published)
+    opened = closed = None
+    for _ in range(24 * 60):  # a simulated day, minute by minute
+        clock.advance(60)
+        poll(client, clock, published)
+        active = AlarmInterval.objects.filter(end=None).first()
+        if opened is None and active is not None:
+            opened = active
+        if opened is not None and AlarmInterval.objects.filter(pk=opened.pk, end=None).count() == 0:
+            closed = AlarmInterval.objects.get(pk=opened.pk)
+            break
+    assert opened is not None, "no alarm in a simulated day"
+    assert closed is not None
+    assert closed.end is not None
+    assert closed.end > closed.start
+    assert (
+        AlarmInterval.objects.filter(
+            station=opened.station, code=opened.code, start=opened.start
+        ).count()
+        == 1
+    )
+    live = LiveStatus.objects.get(station=opened.station)
+    assert [opened.code, opened.message, opened.start.isoformat()] not in live.alarms
+
+
+def test_program_changes_open_provisional_runs(sim, client, clock, published):
+    poll(client, clock, published)
+    for _ in range(12 * 60):
+        clock.advance(60)
+        poll(client, clock, published)
+        if ProgramRun.objects.filter(kind="running").exists():
+            break
+    run = ProgramRun.objects.filter(kind="running").first()
+    assert run is not None
+    assert run.provisional
+    live = LiveStatus.objects.get(station=run.station)
+    open_runs = ProgramRun.objects.filter(station=run.station, kind="running", end=None)
+    assert open_runs.count() <= 1
+    if live.running_program:
+        assert open_runs.get().name == live.running_program
+
+
+def test_a_malformed_station_record_is_skipped_and_reported(sim, clock, published):
+    def spoil_third(body):
+        body[2]["State"] = "not a state"
+        return body
+
+    transport = RewritingTransport(sim.transport(), "/station_statuses", spoil_third)
+    with CWorkClient("http://cwork", "demo-key", transport=transport) as client:
+        result = poll(client, clock, published)
+
+    assert LiveStatus.objects.count() == 11
+    assert result.record.problems
+    assert "status record 2" in result.record.problems[0]
+    assert PollRecord.objects.get(pk=result.record.pk).ok
+
+
+def test_a_station_left_out_of_the_answer_is_marked_not_reporting(sim, clock, published):
+    with sim.client() as client:
+        poll(client, clock, published)
+
+    transport = RewritingTransport(sim.transport(), "/station_statuses", lambda b: b[1:])
+    with CWorkClient("http://cwork", "demo-key", transport=transport) as client:
+        poll(client, clock, published)
+    missing = LiveStatus.objects.exclude(missing_since=None)
+    assert [live.station.cwork_id for live in missing] == [1]
+    assert published[-1].changes[0].fields == ("reporting",)
+
+    clock.advance(2)
+    with sim.client() as client:
+        poll(client, clock, published)
+    assert not LiveStatus.objects.exclude(missing_since=None).exists()
+    assert "reporting" in published[-1].changes[0].fields
+
+
+def test_a_poll_never_runs_while_another_holds_the_lock(client, clock, published):
+    with exclusive("job:live", ttl=60) as held:
+        assert held
+        result = run_job("live", client=client, now=clock(), publish=published.append)
+    assert not result.ran
+    assert result.reason == "another run is in progress"
+    assert not PollRecord.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_overlapping_polls_run_one_at_a_time(sim, clock):
+    sim.faults.configure(latency=0.5)
+    results = []
+
+    def one_poll():
+        with sim.client() as client:
+            results.append(run_job("live", client=client, now=clock(), publish=lambda e: None))
+
+    threads = [threading.Thread(target=one_poll) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(r.ran for r in results) == [False, False, True]
+    assert PollRecord.objects.filter(kind="live").count() == 1
+
+
+def test_cwork_down_backs_off_records_and_recovers(sim, clock, published):
+    counter = CountingTransport(sim.transport())
+    client = CWorkClient("http://cwork", "demo-key", transport=counter, retries=0)
+    poll(client, clock, published)
+    sim.faults.configure(outage=True)
+    clock.advance(2)
+    failed = run_job("live", client=client, now=clock(), publish=published.append)
+    assert failed.ran
+    assert not failed.ok
+    state = SyncState.objects.get(kind="live")
+    assert state.failures == 1
+    assert state.retry_at > clock()
+
+    requests_before = counter.requests
+    skipped = run_job("live", client=client, now=clock(), publish=published.append)
+    assert not skipped.ran
+    assert "backing off" in skipped.reason
+    assert counter.requests == requests_before  # no request storm while CWork is down
+
+    sim.faults.reset()
+    clock.advance(60)
+    recovered = run_job("live", client=client, now=clock(), publish=published.append)
+    assert recovered.ok
+    state.refresh_from_db()
+    assert state.failures == 0
+    assert state.retry_at is None
+    assert list(
+        PollRecord.objects.filter(kind="live").order_by("started_at").values_list("ok", flat=True)
+    ) == [True, False, True]

@@ -1,0 +1,63 @@
+"""The embedded run: everything in one process, for a demo or a small shop.
+
+SQLite, the in-process channel layer, the embedded scheduler and (unless ``CWORK_URL`` is
+set) the simulator, around daphne. Production runs the same functions in separate processes.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from cwork.simulator import Simulator
+from cwork.simulator.server import SimulatorServer
+
+DEMO_USER = "demo"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoLogin:
+    username: str
+    #: Empty when the password was changed since it was generated (it is not ours to show).
+    password: str
+
+
+def prepare_database() -> None:
+    call_command("migrate", interactive=False, verbosity=0)
+
+
+def demo_login(data_dir: Path | None = None) -> DemoLogin:
+    """Create the demo user on first run; its generated password is kept beside the database.
+
+    The password file is only shown while it still matches: once someone changes the demo
+    user's password, the dashboard stops printing the old one.
+    """
+    users = get_user_model()
+    path = (data_dir or Path(settings.DATA_DIR)) / "demo-password"
+    user = users.objects.filter(username=DEMO_USER).first()
+    if user is None:
+        if users.objects.exists():  # a real deployment's users: never add a demo account
+            return DemoLogin("", "")
+        password = secrets.token_urlsafe(12)
+        users.objects.create_superuser(DEMO_USER, password=password)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(password)
+        path.chmod(0o600)
+        return DemoLogin(DEMO_USER, password)
+    password = path.read_text().strip() if path.exists() else ""
+    return DemoLogin(DEMO_USER, password if password and user.check_password(password) else "")
+
+
+def start_simulator(host: str = "127.0.0.1") -> SimulatorServer:
+    simulator = Simulator(
+        stations=settings.SIMULATOR_STATIONS,
+        speed=settings.SIMULATOR_SPEED,
+        tz=settings.TIME_ZONE,
+        api_keys=(settings.CWORK_API_KEY,),
+    )
+    return simulator.serve(host, settings.SIMULATOR_PORT)
