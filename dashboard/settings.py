@@ -177,7 +177,10 @@ SESSION_COOKIE_HTTPONLY = True
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
 
 # --- CWork ------------------------------------------------------------------------------------
-CWORK_URL = env.url("CWORK_URL", ("http", "https"), None if PRODUCTION else "http://127.0.0.1:8081")
+SIMULATOR_PORT = env.int("SIMULATOR_PORT", 8081, minimum=1)
+CWORK_URL = env.url(
+    "CWORK_URL", ("http", "https"), None if PRODUCTION else f"http://127.0.0.1:{SIMULATOR_PORT}"
+)
 if CWORK_URL is None:
     raise ImproperlyConfigured("CWORK_URL must be set: the address of the CWork server.")
 #: With no CWORK_URL given, the embedded run starts the simulator and polls it.
@@ -202,7 +205,6 @@ STALE_AFTER_POLLS = env.int("STALE_AFTER_POLLS", 3, minimum=2)
 POLL_RECORD_RETENTION_DAYS = env.int("POLL_RECORD_RETENTION_DAYS", 7, minimum=1)
 
 # --- embedded simulator -----------------------------------------------------------------------
-SIMULATOR_PORT = env.int("SIMULATOR_PORT", 8081, minimum=1)
 SIMULATOR_STATIONS = env.int("SIMULATOR_STATIONS", 24, minimum=1)
 SIMULATOR_SPEED = env.seconds("SIMULATOR_SPEED", 1.0, minimum=0.01)
 

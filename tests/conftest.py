@@ -1,4 +1,11 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
 import pytest
+
+from cwork.simulator import ManualClock, Simulator
+from stations.events import StationsChanged
 
 
 @pytest.fixture(autouse=True)
@@ -8,3 +15,31 @@ def _plain_static_storage(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a Tuesday morning, mid-shift
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def sim(clock: ManualClock) -> Simulator:
+    return Simulator(stations=12, seed=7, clock=clock, history_days=3)
+
+
+@pytest.fixture
+def cwork(sim: Simulator):
+    with sim.client(retries=0) as cwork:
+        yield cwork
+
+
+class Published(list[StationsChanged]):
+    """The events a run published, in order."""
+
+
+@pytest.fixture
+def published() -> Published:
+    return Published()

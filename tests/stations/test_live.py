@@ -25,23 +25,23 @@ from tests.stations.helpers import (
 pytestmark = pytest.mark.django_db
 
 
-def poll(client, clock, published):
-    result = run_job("live", client=client, now=clock(), publish=published.append)
+def poll(cwork, clock, published):
+    result = run_job("live", client=cwork, now=clock(), publish=published.append)
     assert result.ok, result.reason
     return result
 
 
-def test_first_poll_stores_every_station_and_publishes_one_event(client, clock, published):
-    poll(client, clock, published)
+def test_first_poll_stores_every_station_and_publishes_one_event(cwork, clock, published):
+    poll(cwork, clock, published)
     assert Station.objects.count() == LiveStatus.objects.count() == 12
     assert len(published) == 1
     assert {c.cwork_id for c in published[0].changes} == set(range(1, 13))
 
 
-def test_unchanged_cycle_writes_nothing_and_publishes_nothing(client, clock, published):
-    poll(client, clock, published)
+def test_unchanged_cycle_writes_nothing_and_publishes_nothing(cwork, clock, published):
+    poll(cwork, clock, published)
     with CaptureQueriesContext(connection) as queries:
-        result = poll(client, clock, published)
+        result = poll(cwork, clock, published)
     writes = [q["sql"] for q in queries if not q["sql"].lstrip().upper().startswith("SELECT")]
     assert result.outcome.rows_written == 0
     assert len(published) == 1
@@ -50,13 +50,13 @@ def test_unchanged_cycle_writes_nothing_and_publishes_nothing(client, clock, pub
     assert "stations_pollrecord" in writes[0]
 
 
-def test_a_state_change_in_cwork_is_stored_and_published(sim, client, clock, published):
-    poll(client, clock, published)
+def test_a_state_change_in_cwork_is_stored_and_published(sim, cwork, clock, published):
+    poll(cwork, clock, published)
     handle = writable_station(sim)
     state = other_state(sim, handle)
     sim.world.change_state(handle, state, "tool change")
 
-    result = poll(client, clock, published)
+    result = poll(cwork, clock, published)
 
     live = LiveStatus.objects.get(station__cwork_id=handle)
     assert live.state_cwork_id == state
@@ -69,12 +69,12 @@ def test_a_state_change_in_cwork_is_stored_and_published(sim, client, clock, pub
     assert Station.objects.get(cwork_id=handle).history_due
 
 
-def test_the_event_reaches_the_channel_layer_group(sim, client, clock):
+def test_the_event_reaches_the_channel_layer_group(sim, cwork, clock):
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(STATIONS_GROUP, channel)
     try:
-        run_job("live", client=client, now=clock())
+        run_job("live", client=cwork, now=clock())
         message = async_to_sync(layer.receive)(channel)
     finally:
         async_to_sync(layer.group_discard)(STATIONS_GROUP, channel)
@@ -83,12 +83,12 @@ def test_the_event_reaches_the_channel_layer_group(sim, client, clock):
     assert all("new" in s["fields"] for s in message["stations"])
 
 
-def test_alarms_open_and_close_as_intervals_never_duplicated(sim, client, clock, published):
-    poll(client, clock, published)
+def test_alarms_open_and_close_as_intervals_never_duplicated(sim, cwork, clock, published):
+    poll(cwork, clock, published)
     opened = closed = None
     for _ in range(24 * 60):  # a simulated day, minute by minute
         clock.advance(60)
-        poll(client, clock, published)
+        poll(cwork, clock, published)
         active = AlarmInterval.objects.filter(end=None).first()
         if opened is None and active is not None:
             opened = active
@@ -109,11 +109,11 @@ def test_alarms_open_and_close_as_intervals_never_duplicated(sim, client, clock,
     assert [opened.code, opened.message, opened.start.isoformat()] not in live.alarms
 
 
-def test_program_changes_open_provisional_runs(sim, client, clock, published):
-    poll(client, clock, published)
+def test_program_changes_open_provisional_runs(sim, cwork, clock, published):
+    poll(cwork, clock, published)
     for _ in range(12 * 60):
         clock.advance(60)
-        poll(client, clock, published)
+        poll(cwork, clock, published)
         if ProgramRun.objects.filter(kind="running").exists():
             break
     run = ProgramRun.objects.filter(kind="running").first()
@@ -132,8 +132,8 @@ def test_a_malformed_station_record_is_skipped_and_reported(sim, clock, publishe
         return body
 
     transport = RewritingTransport(sim.transport(), "/station_statuses", spoil_third)
-    with CWorkClient("http://cwork", "demo-key", transport=transport) as client:
-        result = poll(client, clock, published)
+    with CWorkClient("http://cwork", "demo-key", transport=transport) as cwork:
+        result = poll(cwork, clock, published)
 
     assert LiveStatus.objects.count() == 11
     assert result.record.problems
@@ -142,27 +142,27 @@ def test_a_malformed_station_record_is_skipped_and_reported(sim, clock, publishe
 
 
 def test_a_station_left_out_of_the_answer_is_marked_not_reporting(sim, clock, published):
-    with sim.client() as client:
-        poll(client, clock, published)
+    with sim.client() as cwork:
+        poll(cwork, clock, published)
 
     transport = RewritingTransport(sim.transport(), "/station_statuses", lambda b: b[1:])
-    with CWorkClient("http://cwork", "demo-key", transport=transport) as client:
-        poll(client, clock, published)
+    with CWorkClient("http://cwork", "demo-key", transport=transport) as cwork:
+        poll(cwork, clock, published)
     missing = LiveStatus.objects.exclude(missing_since=None)
     assert [live.station.cwork_id for live in missing] == [1]
     assert published[-1].changes[0].fields == ("reporting",)
 
     clock.advance(2)
-    with sim.client() as client:
-        poll(client, clock, published)
+    with sim.client() as cwork:
+        poll(cwork, clock, published)
     assert not LiveStatus.objects.exclude(missing_since=None).exists()
     assert "reporting" in published[-1].changes[0].fields
 
 
-def test_a_poll_never_runs_while_another_holds_the_lock(client, clock, published):
+def test_a_poll_never_runs_while_another_holds_the_lock(cwork, clock, published):
     with exclusive("job:live", ttl=60) as held:
         assert held
-        result = run_job("live", client=client, now=clock(), publish=published.append)
+        result = run_job("live", client=cwork, now=clock(), publish=published.append)
     assert not result.ran
     assert result.reason == "another run is in progress"
     assert not PollRecord.objects.exists()
@@ -174,8 +174,8 @@ def test_overlapping_polls_run_one_at_a_time(sim, clock):
     results = []
 
     def one_poll():
-        with sim.client() as client:
-            results.append(run_job("live", client=client, now=clock(), publish=lambda e: None))
+        with sim.client() as cwork:
+            results.append(run_job("live", client=cwork, now=clock(), publish=lambda e: None))
 
     threads = [threading.Thread(target=one_poll) for _ in range(3)]
     for thread in threads:
@@ -188,11 +188,11 @@ def test_overlapping_polls_run_one_at_a_time(sim, clock):
 
 def test_cwork_down_backs_off_records_and_recovers(sim, clock, published):
     counter = CountingTransport(sim.transport())
-    client = CWorkClient("http://cwork", "demo-key", transport=counter, retries=0)
-    poll(client, clock, published)
+    cwork = CWorkClient("http://cwork", "demo-key", transport=counter, retries=0)
+    poll(cwork, clock, published)
     sim.faults.configure(outage=True)
     clock.advance(2)
-    failed = run_job("live", client=client, now=clock(), publish=published.append)
+    failed = run_job("live", client=cwork, now=clock(), publish=published.append)
     assert failed.ran
     assert not failed.ok
     state = SyncState.objects.get(kind="live")
@@ -200,14 +200,14 @@ def test_cwork_down_backs_off_records_and_recovers(sim, clock, published):
     assert state.retry_at > clock()
 
     requests_before = counter.requests
-    skipped = run_job("live", client=client, now=clock(), publish=published.append)
+    skipped = run_job("live", client=cwork, now=clock(), publish=published.append)
     assert not skipped.ran
     assert "backing off" in skipped.reason
     assert counter.requests == requests_before  # no request storm while CWork is down
 
     sim.faults.reset()
     clock.advance(60)
-    recovered = run_job("live", client=client, now=clock(), publish=published.append)
+    recovered = run_job("live", client=cwork, now=clock(), publish=published.append)
     assert recovered.ok
     state.refresh_from_db()
     assert state.failures == 0

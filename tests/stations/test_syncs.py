@@ -27,8 +27,8 @@ from tests.stations.helpers import other_state, writable_station
 pytestmark = pytest.mark.django_db
 
 
-def sync(kind, client, clock):
-    result = run_job(kind, client=client, now=clock(), publish=lambda event: None)
+def sync(kind, cwork, clock):
+    result = run_job(kind, client=cwork, now=clock(), publish=lambda event: None)
     assert result.ok, result.reason
     return result
 
@@ -42,19 +42,19 @@ def assert_contiguous(station: Station) -> list[Top]:
     return tops
 
 
-def test_catalogue_stores_stations_states_and_parents(client, clock):
-    result = sync("catalogue", client, clock)
+def test_catalogue_stores_stations_states_and_parents(cwork, clock):
+    result = sync("catalogue", cwork, clock)
     assert Station.objects.count() == 12
     assert State.objects.filter(parent__isnull=False).exists()
     assert result.record.changes["stations"] == 12
-    again = sync("catalogue", client, clock)
+    again = sync("catalogue", cwork, clock)
     assert again.outcome.rows_written == 0
 
 
 @override_settings(HISTORY_BACKFILL_DAYS=1)
-def test_history_matches_cwork_without_gap_or_overlap(sim, client, clock):
-    sync("catalogue", client, clock)
-    sync("history", client, clock)
+def test_history_matches_cwork_without_gap_or_overlap(sim, cwork, clock):
+    sync("catalogue", cwork, clock)
+    sync("history", cwork, clock)
     for station in Station.objects.filter(disabled=False):
         tops = assert_contiguous(station)
         expected = sim.world.tops(station.cwork_id, clock() - timedelta(days=1), clock())
@@ -64,19 +64,19 @@ def test_history_matches_cwork_without_gap_or_overlap(sim, client, clock):
 
 
 @override_settings(HISTORY_BACKFILL_DAYS=1)
-def test_history_is_back_filled_after_an_outage(sim, client, clock):
-    sync("catalogue", client, clock)
-    sync("history", client, clock)
+def test_history_is_back_filled_after_an_outage(sim, cwork, clock):
+    sync("catalogue", cwork, clock)
+    sync("history", cwork, clock)
     first_count = Top.objects.count()
 
     sim.faults.configure(outage=True)
     for _ in range(20):  # ten minutes of failed syncs
         clock.advance(30)
-        run_job("history", client=client, now=clock(), publish=lambda event: None)
+        run_job("history", client=cwork, now=clock(), publish=lambda event: None)
     assert SyncState.objects.get(kind="history").failures >= 1
     sim.faults.reset()
     clock.advance(3 * 3600)  # and three hours more before CWork answers again
-    sync("history", client, clock)
+    sync("history", cwork, clock)
 
     assert Top.objects.count() > first_count
     for station in Station.objects.filter(disabled=False):
@@ -90,18 +90,18 @@ def test_history_is_back_filled_after_an_outage(sim, client, clock):
 
 
 @override_settings(HISTORY_BACKFILL_DAYS=1)
-def test_a_state_changed_in_cwork_reaches_the_history(sim, client, clock):
-    sync("catalogue", client, clock)
-    sync("history", client, clock)
+def test_a_state_changed_in_cwork_reaches_the_history(sim, cwork, clock):
+    sync("catalogue", cwork, clock)
+    sync("history", cwork, clock)
     handle = writable_station(sim)
     state = other_state(sim, handle)
     clock.advance(120)
     sim.world.change_state(handle, state, "waiting for material")
     clock.advance(60)
-    sync("live", client, clock)
+    sync("live", cwork, clock)
     assert Station.objects.get(cwork_id=handle).history_due
 
-    sync("history", client, clock)
+    sync("history", cwork, clock)
     station = Station.objects.get(cwork_id=handle)
     assert not station.history_due
     current = assert_contiguous(station)[-1]
@@ -110,18 +110,18 @@ def test_a_state_changed_in_cwork_reaches_the_history(sim, client, clock):
 
 
 @override_settings(HISTORY_BACKFILL_DAYS=1)
-def test_history_sync_replaces_provisional_program_runs(sim, client, clock):
-    sync("live", client, clock)
+def test_history_sync_replaces_provisional_program_runs(sim, cwork, clock):
+    sync("live", cwork, clock)
     for _ in range(12 * 60):
         clock.advance(60)
-        sync("live", client, clock)
+        sync("live", cwork, clock)
         if ProgramRun.objects.filter(provisional=True).exists():
             break
     provisional = ProgramRun.objects.filter(provisional=True).first()
     assert provisional is not None
     Station.objects.update(history_synced_until=clock() - timedelta(hours=13))
 
-    sync("history", client, clock)
+    sync("history", cwork, clock)
 
     assert not ProgramRun.objects.filter(provisional=True).exists()
     runs = ProgramRun.objects.filter(station=provisional.station, kind=provisional.kind)
@@ -130,9 +130,9 @@ def test_history_sync_replaces_provisional_program_runs(sim, client, clock):
     assert AlarmInterval.objects.exists()
 
 
-def test_orders_and_operations_are_stored(client, clock):
-    sync("catalogue", client, clock)
-    result = sync("orders", client, clock)
+def test_orders_and_operations_are_stored(cwork, clock):
+    sync("catalogue", cwork, clock)
+    result = sync("orders", cwork, clock)
     assert Order.objects.exists()
     assert Operation.objects.filter(station__isnull=False).exists()
     assert result.record.changes["orders"] == Order.objects.count()
@@ -140,10 +140,10 @@ def test_orders_and_operations_are_stored(client, clock):
 
 def test_a_missing_licence_is_recorded_once_not_retried_every_cycle(clock):
     sim = Simulator(stations=4, seed=3, clock=clock, licenses=("monitor", "dnc"))
-    with sim.client(retries=0) as client:
-        first = run_job("orders", client=client, now=clock())
+    with sim.client(retries=0) as cwork:
+        first = run_job("orders", client=cwork, now=clock())
         clock.advance(300)
-        second = run_job("orders", client=client, now=clock())
+        second = run_job("orders", client=cwork, now=clock())
     assert first.ran
     assert not first.ok
     assert "licen" in first.reason.lower()
@@ -155,9 +155,9 @@ def test_a_missing_licence_is_recorded_once_not_retried_every_cycle(clock):
     assert ingest_health(clock()).kinds["orders"].unavailable
 
 
-def test_data_is_stale_after_a_few_missed_polls(client, clock, settings):
+def test_data_is_stale_after_a_few_missed_polls(cwork, clock, settings):
     assert ingest_health(clock()).stale  # nothing yet
-    sync("live", client, clock)
+    sync("live", cwork, clock)
     assert not ingest_health(clock()).stale
     later = clock() + timedelta(seconds=settings.STALE_AFTER_POLLS * settings.POLL_INTERVAL + 1)
     health = ingest_health(later)

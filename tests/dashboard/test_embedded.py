@@ -1,0 +1,134 @@
+"""The embedded run's set-up: demo login, scheduler, and the whole thing as one process."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from dashboard.embedded import DEMO_USER, demo_login
+from dashboard.schedule import Entry, beat_schedule
+from dashboard.scheduler import EmbeddedScheduler
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.django_db
+def test_first_run_creates_a_demo_user_and_shows_its_password(tmp_path):
+    first = demo_login(tmp_path)
+    assert first.username == DEMO_USER
+    user = get_user_model().objects.get(username=DEMO_USER)
+    assert user.check_password(first.password)
+    assert demo_login(tmp_path) == first  # shown again on the next start
+
+    user.set_password("a-new-secret-password")
+    user.save()
+    assert demo_login(tmp_path).password == ""  # no longer ours to show
+
+
+@pytest.mark.django_db
+def test_no_demo_user_is_added_beside_real_users(tmp_path):
+    get_user_model().objects.create_user("supervisor", password="x" * 12)
+    assert demo_login(tmp_path).username == ""
+    assert not get_user_model().objects.filter(username=DEMO_USER).exists()
+
+
+def test_every_beat_entry_expires_within_its_interval():
+    schedule = beat_schedule()
+    assert {"stations.live", "stations.catalogue", "stations.history", "stations.orders"} <= set(
+        schedule
+    )
+    for entry in schedule.values():
+        assert entry["options"]["expires"] <= entry["schedule"]
+
+
+def test_the_embedded_scheduler_never_runs_an_entry_twice_at_once():
+    running = 0
+    overlaps = runs = 0
+    lock = threading.Lock()
+
+    def slow() -> None:
+        nonlocal running, overlaps, runs
+        with lock:
+            running += 1
+            runs += 1
+            overlaps += running > 1
+        time.sleep(0.15)  # longer than the interval
+        with lock:
+            running -= 1
+
+    scheduler = EmbeddedScheduler([Entry("slow", 0.05, slow)])
+    scheduler.start()
+    time.sleep(0.6)
+    scheduler.stop()
+    assert overlaps == 0
+    assert 3 <= runs <= 5  # back to back, never a backlog
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+@pytest.mark.slow
+def test_make_run_serves_live_data_from_the_simulator(tmp_path):
+    """What ``make run`` starts: daphne, the scheduler and the simulator in one process."""
+    web, cwork = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(
+        DATA_DIR=str(tmp_path),
+        SIMULATOR_PORT=str(cwork),
+        POLL_INTERVAL="0.5",
+        SIMULATOR_STATIONS="6",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "runembedded", "--port", str(web)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        health: dict = {}
+        while time.monotonic() < deadline:
+            try:
+                status, body = get(f"http://127.0.0.1:{web}/health")
+            except OSError:
+                time.sleep(0.3)
+                continue
+            health = json.loads(body)
+            if status == 200 and health["status"] == "ok":
+                break
+            time.sleep(0.3)
+        assert health.get("status") == "ok", health
+        status, body = get(f"http://127.0.0.1:{web}/login/")
+        assert status == 200
+        assert 'name="password"' in body
+        status, body = get(f"http://127.0.0.1:{cwork}/")  # the simulator answers too
+        assert status in {401, 404}
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=20)
+    assert f"http://127.0.0.1:{web}/" in output
+    assert "log in as demo with password" in output
+    assert "curl -s -u demo-key:" in output
