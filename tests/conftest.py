@@ -10,7 +10,9 @@ from stations.events import StationsChanged
 
 @pytest.fixture(autouse=True)
 def _plain_static_storage(settings):
-    """Tests do not run collectstatic: serve static files without the production manifest."""
+    """Tests do not run collectstatic: serve static files from their sources, as embedded."""
+    settings.SERVESTATIC_USE_FINDERS = True
+    settings.STATIC_ROOT = None
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from django.contrib.auth import get_user_model
 from dashboard.embedded import DEMO_USER, demo_login
 from dashboard.schedule import Entry, beat_schedule
 from dashboard.scheduler import EmbeddedScheduler
+from tests.dashboard.test_settings import clean_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,13 +92,8 @@ def get(url: str) -> tuple[int, str]:
 def test_make_run_serves_live_data_from_the_simulator(tmp_path):
     """What ``make run`` starts: daphne, the scheduler and the simulator in one process."""
     web, cwork = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    env.update(
-        DATA_DIR=str(tmp_path),
-        SIMULATOR_PORT=str(cwork),
-        POLL_INTERVAL="0.5",
-        SIMULATOR_STATIONS="6",
-    )
+    env = clean_environment(tmp_path)
+    env.update(SIMULATOR_PORT=str(cwork), POLL_INTERVAL="0.5", SIMULATOR_STATIONS="6")
     process = subprocess.Popen(
         [sys.executable, "manage.py", "runembedded", "--port", str(web)],
         cwd=ROOT,

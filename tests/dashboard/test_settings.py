@@ -15,10 +15,19 @@ from dashboard.env import Env
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def clean_environment(data_dir: Path) -> dict[str, str]:
+    """Only what a process needs to run: none of the dashboard's own settings leak in."""
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "DATA_DIR": str(data_dir),
+        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+    }
+
+
 def start(tmp_path: Path, **environ: str) -> subprocess.CompletedProcess[str]:
     """Load the settings in a fresh process, as daphne or Celery would at start-up."""
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    env.update({"DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "dashboard.settings"})
+    env = clean_environment(tmp_path)
     env.update(environ)
     code = "import django; django.setup(); from django.conf import settings; print('ok')"
     return subprocess.run(
