@@ -210,6 +210,8 @@ SIMULATOR_SPEED = env.seconds("SIMULATOR_SPEED", 1.0, minimum=0.01)
 
 # --- Celery (production) ----------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"
+# Several dashboards (or test runs) can share one Redis database without sharing a queue.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{env.str('CHANNEL_PREFIX', 'dashboard')}:"}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = False
@@ -223,5 +225,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"httpx": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+        # Two lines per task every poll interval drown what matters; failures still show.
+        "celery.app.trace": {"level": "WARNING"},
+    },
 }

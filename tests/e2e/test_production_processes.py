@@ -1,0 +1,203 @@
+"""The production deployment, end to end: the simulator, web, worker and beat as processes.
+
+They are started with the very scripts docker-compose.yml runs (``bin/*``), on PostgreSQL and
+Redis, and a state changed in CWork must reach the database and the channel layer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from channels_redis.core import RedisChannelLayer
+
+from cwork.client import CWorkClient
+
+from .conftest import Processes, free_port, pg_connect, process_env
+
+pytestmark = pytest.mark.slow
+
+STATIONS = 8
+API_KEY = "demo-key"
+SECRET_KEY = "e2e-test-only-secret-key-never-used-anywhere-else-0123456789"
+#: CWork's standard states (never archived): production, setting and waiting.
+PRODUCTION, SETTING, WAITING = 0, 2, 3
+STARTUP_TIMEOUT = 60.0
+#: From the change in CWork to the database and the event: a poll a second, so a few seconds.
+PROPAGATION_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Stack:
+    processes: Processes
+    database: str
+    redis_url: str
+    prefix: str
+    cwork_url: str
+    web_url: str
+
+    def wait_until(self, what: str, check: Callable[[], Any], timeout: float) -> Any:
+        """Poll ``check`` until it returns something truthy; fail if a process dies."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.processes.check_alive()
+            result = check()
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out after {timeout:g} s waiting for {what}", pytrace=False)
+            time.sleep(0.2)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _simulator_answers(url: str) -> bool:
+    try:
+        with CWorkClient(url, API_KEY, retries=0) as client:
+            client.states()
+    except Exception:
+        return False
+    return True
+
+
+@pytest.fixture
+def stack(
+    request: pytest.FixtureRequest, tmp_path: Path, e2e_database: str, e2e_redis: tuple[str, str]
+) -> Iterator[Stack]:
+    redis_url, prefix = e2e_redis
+    simulator_port, web_port = free_port(), free_port()
+    cwork_url = f"http://127.0.0.1:{simulator_port}"
+    env = process_env(
+        tmp_path / "data",
+        DATABASE_URL=e2e_database,
+        REDIS_URL=redis_url,
+        CHANNEL_PREFIX=prefix,
+        SECRET_KEY=SECRET_KEY,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        CWORK_URL=cwork_url,
+        CWORK_API_KEY=API_KEY,
+        POLL_INTERVAL="1",
+        HISTORY_BACKFILL_DAYS="1",
+        BIND="127.0.0.1",
+        PORT=str(web_port),
+        SIMULATOR_HOST="127.0.0.1",
+        SIMULATOR_PORT=str(simulator_port),
+        SIMULATOR_STATIONS=str(STATIONS),
+    )
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    processes = Processes(logs, env)
+    request.node.e2e_processes = processes
+    stack = Stack(
+        processes, e2e_database, redis_url, prefix, cwork_url, f"http://127.0.0.1:{web_port}"
+    )
+    try:
+        processes.start("simulator")
+        processes.start("web")
+        stack.wait_until("the simulator", lambda: _simulator_answers(cwork_url), STARTUP_TIMEOUT)
+        # As in docker-compose.yml: the worker and beat start once web has migrated.
+        stack.wait_until(
+            "web's /health", lambda: _answers(f"{stack.web_url}/health"), STARTUP_TIMEOUT
+        )
+        processes.start("worker")
+        processes.start("beat")
+        yield stack
+    finally:
+        processes.stop_all()
+    assert not processes.leftovers(), "processes left running after the test"
+
+
+def stored_states(database: str) -> dict[int, int | None]:
+    """CWork station id -> CWork state id, as the worker stored them."""
+    with pg_connect(database.rsplit("/", 1)[1]) as conn:
+        rows = conn.execute(
+            "SELECT s.cwork_id, l.state_cwork_id FROM stations_livestatus l"
+            " JOIN stations_station s ON s.id = l.station_id"
+        ).fetchall()
+    return dict(rows)
+
+
+async def next_state_event(
+    layer: RedisChannelLayer, channel: str, cwork_id: int, since: datetime, timeout: float
+) -> dict[str, Any]:
+    """The first "stations.changed" event at or after ``since`` naming the station's state."""
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            pytest.fail(
+                f"no state event for station {cwork_id} within {timeout:g} s", pytrace=False
+            )
+        try:
+            message = await asyncio.wait_for(layer.receive(channel), remaining)
+        except TimeoutError:
+            continue
+        assert message["type"] == "stations.changed"
+        if datetime.fromisoformat(message["at"]) < since:
+            continue
+        for station in message["stations"]:
+            if station["cwork_id"] == cwork_id and "state" in station["fields"]:
+                return message
+
+
+async def change_state_end_to_end(stack: Stack) -> dict[str, float]:
+    layer = RedisChannelLayer(hosts=[stack.redis_url], prefix=stack.prefix)
+    channel = await layer.new_channel()
+    await layer.group_add("stations", channel)
+    try:
+        started = time.monotonic()
+        stack.wait_until(
+            f"the worker to store {STATIONS} stations",
+            lambda: len(stored_states(stack.database)) == STATIONS,
+            STARTUP_TIMEOUT,
+        )
+        timings = {"first poll stored": time.monotonic() - started}
+
+        with CWorkClient(stack.cwork_url, API_KEY, retries=0) as client:
+            handles = {state.handle for state in client.states()}
+            assert {PRODUCTION, SETTING, WAITING} <= handles
+            writable = {s.handle for s in client.stations() if s.mdc_mode and not s.disabled}
+            current = {s.station_id: s.state.handle for s in client.station_statuses()}
+            # A producing machine keeps a manual state longest: CWork ends it when
+            # production next starts by itself.
+            cwork_id = min(
+                writable & current.keys(), key=lambda sid: (current[sid] != PRODUCTION, sid)
+            )
+            new_state = WAITING if current[cwork_id] != WAITING else SETTING
+            since = datetime.now(UTC) - timedelta(seconds=1)
+            changed = time.monotonic()
+            client.change_state(cwork_id, new_state, "end-to-end test")
+
+        event = await next_state_event(layer, channel, cwork_id, since, PROPAGATION_TIMEOUT)
+        timings["event received"] = time.monotonic() - changed
+        assert any(s["cwork_id"] == cwork_id for s in event["stations"])
+
+        stack.wait_until(
+            f"state {new_state} of station {cwork_id} in stations_livestatus",
+            lambda: stored_states(stack.database).get(cwork_id) == new_state,
+            PROPAGATION_TIMEOUT,
+        )
+        timings["state stored"] = time.monotonic() - changed
+        return timings
+    finally:
+        await layer.group_discard("stations", channel)
+        await layer.flush()
+        await layer.close_pools()
+
+
+def test_state_change_reaches_database_and_channel_layer(stack: Stack) -> None:
+    timings = asyncio.run(change_state_end_to_end(stack))
+    print(", ".join(f"{name} after {seconds:.1f} s" for name, seconds in timings.items()))
+    assert timings["event received"] < PROPAGATION_TIMEOUT
