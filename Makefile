@@ -33,6 +33,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/client_statuses.py
+	$(BIN)/python bench/poll_cycle.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

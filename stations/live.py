@@ -67,13 +67,11 @@ def poll_live(client: CWorkClient, *, now: datetime | None = None) -> Outcome:
     outcome = Outcome(stations_seen=len(statuses))
     outcome.problems.extend(f"status record {r.index}: {r.reason}" for r in statuses.rejected)
 
-    stations = dict(Station.objects.values_list("cwork_id", "id"))
-    states = dict(State.objects.values_list("cwork_id", "id"))
+    stations, states = _catalogue_ids()
     if any(s.station_id not in stations or s.state.handle not in states for s in statuses):
         # A station or state CWork just added: learn it now rather than at the next sync.
         sync_catalogue(client, now=now)
-        stations = dict(Station.objects.values_list("cwork_id", "id"))
-        states = dict(State.objects.values_list("cwork_id", "id"))
+        stations, states = _catalogue_ids()
 
     stored = {
         row[0]: row[1:]
@@ -126,6 +124,13 @@ def poll_live(client: CWorkClient, *, now: datetime | None = None) -> Outcome:
     return outcome
 
 
+def _catalogue_ids() -> tuple[dict[int, int], dict[int, int]]:
+    """CWork id to our id, for stations and for states (unsorted: they only fill dicts)."""
+    stations = dict(Station.objects.order_by().values_list("cwork_id", "id"))
+    states = dict(State.objects.order_by().values_list("cwork_id", "id"))
+    return stations, states
+
+
 def _event_fields(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(EVENT_NAMES.get(name, name) for name in names))
 
@@ -139,8 +144,15 @@ def _write_statuses(changed: list[Any], states: dict[int, int], now: datetime) -
         live.state_id = states.get(row[0])
         (new if old is None else updated).append(live)
     LiveStatus.objects.bulk_create(new, batch_size=500)
-    LiveStatus.objects.bulk_update(
-        updated, [*FIELDS, "state", "changed_at", "missing_since"], batch_size=500
+    # Every column of a changed row is rewritten, so an upsert (INSERT ... ON CONFLICT DO
+    # UPDATE) does what bulk_update would, without its CASE WHEN per field and row: building
+    # those took about 3 ms a row, 0.3 s a cycle when 100 stations changed.
+    LiveStatus.objects.bulk_create(
+        updated,
+        batch_size=500,
+        update_conflicts=True,
+        unique_fields=["station"],
+        update_fields=[*FIELDS, "state", "changed_at", "missing_since"],
     )
     return len(new) + len(updated)
 
