@@ -16,6 +16,7 @@ from django.core.management import call_command
 
 from cwork.simulator import Simulator
 from cwork.simulator.server import SimulatorServer
+from screens import services as screens
 
 DEMO_USER = "demo"
 
@@ -29,6 +30,7 @@ class DemoLogin:
 
 def prepare_database() -> None:
     call_command("migrate", interactive=False, verbosity=0)
+    screens.reset_socket_counts()
 
 
 def demo_login(data_dir: Path | None = None) -> DemoLogin:

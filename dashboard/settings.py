@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "dashboard",
     "stations",
+    "screens",
 ]
 
 MIDDLEWARE = [
@@ -203,6 +204,16 @@ LICENCE_RECHECK_INTERVAL = env.seconds("LICENCE_RECHECK_INTERVAL", 3600.0, minim
 #: Data older than this many poll intervals is shown as stale.
 STALE_AFTER_POLLS = env.int("STALE_AFTER_POLLS", 3, minimum=2)
 POLL_RECORD_RETENTION_DAYS = env.int("POLL_RECORD_RETENTION_DAYS", 7, minimum=1)
+#: What a live poll's outcome goes to: the change event, the screens' tiles and heartbeat.
+LIVE_PUBLISHER = "dashboard.wall.publish_cycle"
+
+# --- screens ----------------------------------------------------------------------------------
+#: Tiles per page on a wall; more stations rotate through pages.
+WALL_PAGE_SIZE = env.int("WALL_PAGE_SIZE", 40, minimum=1)
+#: Seconds between pages on a wall opened by a logged-in user (kiosk screens have their own).
+WALL_ROTATION_SECONDS = env.int("WALL_ROTATION_SECONDS", 20, minimum=5)
+#: Local hour at which a wall open for more than a day reloads itself (a fresh page, memory).
+WALL_RELOAD_HOUR = env.int("WALL_RELOAD_HOUR", 3, minimum=0)
 
 # --- embedded simulator -----------------------------------------------------------------------
 SIMULATOR_STATIONS = env.int("SIMULATOR_STATIONS", 24, minimum=1)

@@ -1,13 +1,17 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
+from django.views.generic import RedirectView
 
 from dashboard import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", RedirectView.as_view(pattern_name="wall", query_string=True), name="home"),
+    path("wall/", views.wall_page, name="wall"),
     path("health", views.health, name="health"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("stations/", include("stations.urls")),
+    path("screens/", include("screens.urls")),
     path("admin/", admin.site.urls),
 ]

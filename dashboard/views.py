@@ -1,23 +1,42 @@
 from __future__ import annotations
 
-from django.conf import settings
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from dashboard import wall
+from dashboard.access import wall_grant_for_request
 from stations.health import ingest_health
-from stations.selectors import station_board
 
 
 @require_GET
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    """The station board; HTMX asks for the grid alone every poll interval."""
-    template = "dashboard/_board.html" if request.htmx else "dashboard/home.html"
-    context = {"board": station_board(), "refresh_seconds": max(1, round(settings.POLL_INTERVAL))}
-    return render(request, template, context)
+@never_cache
+def wall_page(request: HttpRequest) -> HttpResponse:
+    """The wall, for a logged-in user or an enrolled kiosk screen.
+
+    Its socket keeps it current; a browser without WebSockets asks again with HTMX and gets
+    the same snapshot a socket gets on connect.
+    """
+    grant = wall_grant_for_request(request)
+    if grant is None:
+        return redirect_to_login(request.get_full_path())
+    if request.htmx:
+        return HttpResponse(wall.render_snapshot(grant.filter))
+    now = timezone.now()
+    health = ingest_health(now)
+    context = {
+        "grant": grant,
+        "tiles": wall.wall_tiles(grant.filter, now, stale=health.stale),
+        "live_as_of": health.live_as_of,
+        "stale": health.stale,
+        "client": wall.client_settings(grant.rotation),
+        "ws_path": "/ws/wall/" + (f"?{grant.filter.query()}" if grant.filter.query() else ""),
+        "choices": wall.distinct_choices() if grant.screen_id is None else None,
+    }
+    return render(request, "wall/wall.html", context)
 
 
 @require_GET

@@ -1,7 +1,7 @@
 """The change events the ingest publishes on the channel layer, and the one helper that sends.
 
-One poll cycle makes at most one event, whatever the number of stations that changed, so a
-consumer can render each changed tile once and send one message per group.
+One poll cycle makes at most one ``stations.changed`` event, whatever the number of stations
+that changed, so a consumer can render each changed tile once and send one message per group.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ class StationChange:
 
 @dataclass(frozen=True, slots=True)
 class StationsChanged:
+    """One live poll's changes; empty after a successful poll where nothing changed."""
+
     at: datetime
     changes: tuple[StationChange, ...] = field(default=())
 
@@ -54,15 +56,19 @@ def use_event_loop(loop: asyncio.AbstractEventLoop | None) -> None:
     _home_loop = loop
 
 
-def publish(event: StationsChanged, *, timeout: float = 5.0) -> None:
+def send(group: str, message: dict[str, Any], *, timeout: float = 5.0) -> None:
+    """``group_send`` from synchronous code (a Celery task, a scheduler thread, a view)."""
     layer = get_channel_layer()
-    if layer is None or not event.changes:
+    if layer is None:
         return
-    message = event.message()
     if _home_loop is not None and _home_loop.is_running():
-        future = asyncio.run_coroutine_threadsafe(
-            layer.group_send(STATIONS_GROUP, message), _home_loop
-        )
+        future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _home_loop)
         future.result(timeout)
     else:
-        async_to_sync(layer.group_send)(STATIONS_GROUP, message)
+        async_to_sync(layer.group_send)(group, message)
+
+
+def publish(event: StationsChanged) -> None:
+    """The batched event for any listener; nothing is sent when nothing changed."""
+    if event.changes:
+        send(STATIONS_GROUP, event.message())

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from cwork.client import CWorkClient
 from cwork.errors import CWorkError, CWorkLicenseError
@@ -76,7 +77,7 @@ def run_job(
     *,
     client: CWorkClient | None = None,
     now: datetime | None = None,
-    publish: Callable[[events.StationsChanged], None] = events.publish,
+    publish: Callable[[events.StationsChanged], None] | None = None,
 ) -> JobResult:
     """Run one job unless another run of it holds the lock or it is backing off."""
     job = JOBS[SyncKind(kind)]
@@ -88,6 +89,7 @@ def run_job(
         if state and state.retry_at and now < state.retry_at:
             reason = state.unavailable or f"backing off after {state.failures} failure(s)"
             return JobResult(job.kind, ran=False, reason=reason)
+        publish = publish or import_string(settings.LIVE_PUBLISHER)
         return _run(job, client or shared_cwork_client(), now, state, publish)
 
 
@@ -128,8 +130,9 @@ def _run(
         changes=dict(outcome.changes),
         problems=outcome.problems[:100],
     )
-    if outcome.event is not None:
-        publish(outcome.event)
+    if job.kind == SyncKind.LIVE:
+        # Also after a cycle where nothing changed: screens tell live data from stale by it.
+        publish(outcome.event or events.StationsChanged(at=now))
     return JobResult(job.kind, ran=True, ok=True, outcome=outcome, record=record)
 
 

@@ -39,6 +39,9 @@ FIELDS = (
 )
 #: Field names as the change events tell them (``state`` rather than ``state_cwork_id``).
 EVENT_NAMES = {"state_cwork_id": "state", "since": "state"}
+#: Positions, in a stored row, of the two columns that follow ``FIELDS``.
+_MISSING, _COUNTING = len(FIELDS), len(FIELDS) + 1
+_PARTS, _JOB, _ORDER = FIELDS.index("parts_since_reset"), FIELDS.index("job"), FIELDS.index("order")
 HISTORY_FIELDS = {"state_cwork_id", "since", "alarms", "running_program", "selected_program"}
 
 
@@ -75,7 +78,9 @@ def poll_live(client: CWorkClient, *, now: datetime | None = None) -> Outcome:
 
     stored = {
         row[0]: row[1:]
-        for row in LiveStatus.objects.values_list("station_id", *FIELDS, "missing_since")
+        for row in LiveStatus.objects.values_list(
+            "station_id", *FIELDS, "missing_since", "counting_since"
+        )
     }
     changed: list[tuple[int, int, tuple[Any, ...], tuple[str, ...], tuple[Any, ...] | None]] = []
     reported: set[int] = set()
@@ -90,16 +95,16 @@ def poll_live(client: CWorkClient, *, now: datetime | None = None) -> Outcome:
         if old is None:
             changed.append((station_id, status.station_id, row, ("new",), None))  # type: ignore[arg-type]
             continue
-        if old[:-1] != row or old[-1] is not None:
+        if old[:_MISSING] != row or old[_MISSING] is not None:
             names = tuple(name for name, a, b in zip(FIELDS, old, row, strict=False) if a != b)
-            if old[-1] is not None:
+            if old[_MISSING] is not None:
                 names += ("reporting",)
             changed.append((station_id, status.station_id, row, names, old))  # type: ignore[arg-type]
 
     newly_missing = [
         station_id
         for station_id, old in stored.items()
-        if station_id not in reported and old[-1] is None
+        if station_id not in reported and old[_MISSING] is None
     ]
     if not changed and not newly_missing:
         return outcome
@@ -138,7 +143,12 @@ def _event_fields(names: Iterable[str]) -> tuple[str, ...]:
 def _write_statuses(changed: list[Any], states: dict[int, int], now: datetime) -> int:
     new, updated = [], []
     for station_id, _, row, _names, old in changed:
-        live = LiveStatus(station_id=station_id, changed_at=now, missing_since=None)
+        live = LiveStatus(
+            station_id=station_id,
+            changed_at=now,
+            missing_since=None,
+            counting_since=_counting_since(old, row, now),
+        )
         for name, value in zip(FIELDS, row, strict=True):
             setattr(live, name, value)
         live.state_id = states.get(row[0])
@@ -152,9 +162,22 @@ def _write_statuses(changed: list[Any], states: dict[int, int], now: datetime) -
         batch_size=500,
         update_conflicts=True,
         unique_fields=["station"],
-        update_fields=[*FIELDS, "state", "changed_at", "missing_since"],
+        update_fields=[*FIELDS, "state", "changed_at", "missing_since", "counting_since"],
     )
     return len(new) + len(updated)
+
+
+def _counting_since(
+    old: tuple[Any, ...] | None, row: tuple[Any, ...], now: datetime
+) -> datetime | None:
+    """A new job or a part count that went down starts the count afresh: the pace is
+    measured from then. A station first seen mid-job has no known start."""
+    if old is None:
+        return None
+    restarted = (old[_JOB], old[_ORDER]) != (row[_JOB], row[_ORDER]) or (
+        row[_PARTS] is not None and old[_PARTS] is not None and row[_PARTS] < old[_PARTS]
+    )
+    return now if restarted else old[_COUNTING]
 
 
 def _write_history(changed: list[Any], now: datetime) -> int:

@@ -98,6 +98,9 @@ class LiveStatus(models.Model):
     changed_at = models.DateTimeField(_("changed at"))
     #: Set while CWork leaves the station out of its answers (or sends it unreadable).
     missing_since = models.DateTimeField(_("not reported since"), null=True, blank=True)
+    #: When the part count started from its current value's base: the job's change or the
+    #: count's reset, as the live poll saw it (unknown for a station first seen mid-job).
+    counting_since = models.DateTimeField(_("counting parts since"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("live status")

@@ -5,10 +5,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.utils import timezone
+from django.db import models
 
-from stations.health import IngestHealth, ingest_health
 from stations.models import LiveStatus, Station
+
+
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """Parts made against the target, and how many the cycle time says should be made by now."""
+
+    made: int
+    target: int
+    #: None when the count's start is unknown (a station first seen mid-job).
+    expected: int | None
+
+    @property
+    def made_percent(self) -> float:
+        return min(100.0, 100.0 * self.made / self.target)
+
+    @property
+    def expected_percent(self) -> float | None:
+        return None if self.expected is None else min(100.0, 100.0 * self.expected / self.target)
+
+    @property
+    def behind(self) -> bool:
+        """More than one cycle behind what the cycle time allows."""
+        return self.expected is not None and self.made < self.expected - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +42,7 @@ class Tile:
     text_color: str
     #: CWork leaves the station out of its answers, or all data is stale.
     reporting: bool
+    pace: Pace | None
 
     @property
     def alarm_count(self) -> int:
@@ -30,11 +53,39 @@ class Tile:
         return self.live.alarms[0] if self.live and self.live.alarms else None
 
 
-@dataclass(frozen=True, slots=True)
-class Board:
-    tiles: list[Tile]
-    health: IngestHealth
-    now: datetime
+def pace_of(live: LiveStatus | None, now: datetime) -> Pace | None:
+    if live is None or not live.part_target or live.parts_since_reset is None:
+        return None
+    expected = None
+    if live.counting_since and live.job_cycle_time:
+        elapsed = (now - live.counting_since).total_seconds()
+        expected = min(live.part_target, max(0, int(elapsed // live.job_cycle_time)))
+    return Pace(made=live.parts_since_reset, target=live.part_target, expected=expected)
+
+
+def tile_for(station: Station, *, stale: bool, now: datetime) -> Tile:
+    """One station's tile; ``station`` comes with ``live`` and ``live.state`` selected."""
+    live = getattr(station, "live", None)
+    state = live.state if live else None
+    color = (state.color if state else "") or NEUTRAL
+    return Tile(
+        station=station,
+        live=live,
+        state_name=state.name if state else "",
+        color=color,
+        text_color=readable_text_color(color),
+        reporting=bool(live and live.missing_since is None and not stale),
+        pace=pace_of(live, now),
+    )
+
+
+def tile_stations() -> models.QuerySet[Station]:
+    """The stations a screen shows, with what their tiles need, in one query."""
+    return (
+        Station.objects.filter(present_in_cwork=True)
+        .select_related("live", "live__state")
+        .order_by("workshop", "name")
+    )
 
 
 def readable_text_color(background: str) -> str:
@@ -53,29 +104,3 @@ def readable_text_color(background: str) -> str:
 
 
 NEUTRAL = "#4b5563"
-
-
-def station_board(now: datetime | None = None) -> Board:
-    now = now or timezone.now()
-    health = ingest_health(now)
-    stations = (
-        Station.objects.filter(present_in_cwork=True)
-        .select_related("live", "live__state")
-        .order_by("workshop", "name")
-    )
-    tiles = []
-    for station in stations:
-        live = getattr(station, "live", None)
-        state = live.state if live else None
-        color = (state.color if state else "") or NEUTRAL
-        tiles.append(
-            Tile(
-                station=station,
-                live=live,
-                state_name=state.name if state else "",
-                color=color,
-                text_color=readable_text_color(color),
-                reporting=bool(live and live.missing_since is None and not health.stale),
-            )
-        )
-    return Board(tiles=tiles, health=health, now=now)

@@ -8,8 +8,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from screens import services as screens
 from stations.jobs import run_job
-from stations.models import LiveStatus
+from stations.models import LiveStatus, Station
 from stations.selectors import readable_text_color
 
 pytestmark = pytest.mark.django_db
@@ -22,32 +23,34 @@ def viewer(client):
     return client
 
 
-def test_the_board_needs_a_login(client):
-    response = client.get("/")
-    assert response.status_code == 302
-    assert response["Location"].startswith("/login/")
+def test_the_wall_needs_a_login_or_an_enrolled_screen(client):
+    response = client.get("/", follow=True)
+    assert response.redirect_chain[0] == ("/wall/", 302)
+    assert response.redirect_chain[-1][0].startswith("/login/?next=/wall/")
 
 
-def test_the_board_shows_every_station_in_its_state_colour(viewer, sim):
+def test_the_wall_shows_every_station_in_its_state_colour(viewer, sim):
     with sim.client() as cwork:
         assert run_job("live", client=cwork, publish=lambda e: None).ok
-    response = viewer.get("/")
+    response = viewer.get("/wall/")
     body = response.content.decode()
     assert response.status_code == 200
     for live in LiveStatus.objects.select_related("station", "state"):
-        assert f'id="station-{live.station_id}"' in body
+        assert f'id="tile-{live.station_id}"' in body
         assert f"--state: {live.state.color}" in body
         assert live.station.name in body
-    assert "No news from CWork" not in body
-    assert 'hx-trigger="every 2s"' in body
+    assert 'data-stale="0"' in body
+    assert 'ws-connect="/ws/wall/"' in body
 
 
-def test_htmx_asks_for_the_grid_alone(viewer, sim):
+def test_without_websockets_htmx_gets_the_snapshot(viewer, sim):
     with sim.client() as cwork:
         run_job("live", client=cwork, publish=lambda e: None)
-    body = viewer.get("/", headers={"HX-Request": "true"}).content.decode()
+    body = viewer.get("/wall/", headers={"HX-Request": "true"}).content.decode()
     assert "<html" not in body
-    assert 'class="grid"' in body
+    assert '<ul id="wall-grid" class="wall-grid"' in body
+    assert 'hx-swap-oob="true"' in body
+    assert 'id="wall-heartbeat"' in body
 
 
 def test_stale_data_is_never_shown_as_live(viewer, sim, settings):
@@ -58,9 +61,25 @@ def test_stale_data_is_never_shown_as_live(viewer, sim, settings):
             now=timezone.now() - timedelta(seconds=10 * settings.POLL_INTERVAL),
             publish=lambda e: None,
         )
-    body = viewer.get("/").content.decode()
-    assert "No news from CWork: the data below is from" in body
-    assert body.count("not reporting") >= LiveStatus.objects.count()
+    body = viewer.get("/wall/").content.decode()
+    assert 'data-stale="1"' in body
+    assert body.count("tile not-reporting") == LiveStatus.objects.count()
+
+
+def test_a_kiosk_screen_sees_its_own_filters_whatever_the_url(client, sim):
+    with sim.client() as cwork:
+        run_job("live", client=cwork, publish=lambda e: None)
+    workshops = sorted(set(Station.objects.values_list("workshop", flat=True)))
+    _screen, token = screens.create_screen("Hall A", {"workshop": workshops[0]}, 30)
+    _, secret = screens.enrol(token)
+    client.cookies[screens.DEVICE_COOKIE] = secret
+    body = client.get(f"/wall/?workshop={workshops[1]}").content.decode()
+    shown = Station.objects.filter(workshop=workshops[0])
+    assert body.count('<li id="tile-') == shown.count()
+    assert "Hall A" in body
+    assert 'data-rotation="30"' in body
+    assert "Filter" not in body  # a kiosk cannot change what it shows
+    assert client.get("/screens/").status_code == 302  # and sees nothing else
 
 
 def test_health_says_whether_data_flows(client, sim):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
@@ -44,10 +45,29 @@ def test_unchanged_cycle_writes_nothing_and_publishes_nothing(cwork, clock, publ
         result = poll(cwork, clock, published)
     writes = [q["sql"] for q in queries if not q["sql"].lstrip().upper().startswith("SELECT")]
     assert result.outcome.rows_written == 0
-    assert len(published) == 1
     # The one insert is the run's own record, so health is a fact.
     assert len(writes) == 1
     assert "stations_pollrecord" in writes[0]
+    # Screens still hear that the poll succeeded (their heartbeat), with no change in it...
+    assert len(published) == 2
+    assert published[-1].changes == ()
+
+
+def test_nothing_reaches_the_change_event_group_when_nothing_changed(cwork, clock):
+    run_job("live", client=cwork, now=clock())
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(STATIONS_GROUP, channel)
+
+    async def next_message():
+        return await asyncio.wait_for(layer.receive(channel), timeout=0.5)
+
+    try:
+        run_job("live", client=cwork, now=clock())
+        with pytest.raises(TimeoutError):
+            async_to_sync(next_message)()
+    finally:
+        async_to_sync(layer.group_discard)(STATIONS_GROUP, channel)
 
 
 def test_a_state_change_in_cwork_is_stored_and_published(sim, cwork, clock, published):

@@ -18,8 +18,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument(
+            "--websocket-timeout",
+            type=int,
+            default=86400,
+            help="Seconds before the server closes a WebSocket (the page reconnects).",
+        )
 
-    def handle(self, *args: object, host: str, port: int, **options: object) -> None:
+    def handle(
+        self, *args: object, host: str, port: int, websocket_timeout: int, **options: object
+    ) -> None:
         if settings.PRODUCTION:
             raise CommandError(
                 _(
@@ -53,6 +61,7 @@ class Command(BaseCommand):
                 application=application,
                 endpoints=[f"tcp:port={port}:interface={host}"],
                 signal_handlers=True,
+                websocket_timeout=websocket_timeout,
             ).run()
         finally:
             scheduler.stop()

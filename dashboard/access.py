@@ -1,0 +1,66 @@
+"""Who may watch a wall: a logged-in user (filters from the URL) or an enrolled kiosk screen
+(its own filters, whatever the URL says). The same answer for the page and its socket."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.utils.crypto import get_random_string
+
+from dashboard.wall import WallFilter
+from screens import services as screens
+
+
+@dataclass(frozen=True, slots=True)
+class WallGrant:
+    filter: WallFilter
+    screen_id: int | None = None
+    screen_name: str = ""
+    #: Seconds between pages; None for the default.
+    rotation: int | None = None
+
+
+def _grant(user: Any, screen: Any, query: Mapping[str, str]) -> WallGrant | None:
+    if user is not None and user.is_authenticated:
+        return WallGrant(filter=WallFilter.from_mapping(query))
+    if screen is not None:
+        return WallGrant(
+            filter=WallFilter.from_mapping(screen.filters),
+            screen_id=screen.pk,
+            screen_name=screen.name,
+            rotation=screen.rotation_seconds,
+        )
+    return None
+
+
+def wall_grant_for_request(request: HttpRequest) -> WallGrant | None:
+    return _grant(request.user, screens.screen_from_request(request), request.GET)
+
+
+def wall_grant_for_scope(scope: dict[str, Any]) -> WallGrant | None:
+    query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+    return _grant(scope.get("user"), screens.screen_from_scope(scope), query)
+
+
+screen_group = screens.screen_group
+
+
+def screen_socket_opened(screen_id: int) -> None:
+    screens.socket_opened(screen_id)
+
+
+def screen_socket_closed(screen_id: int) -> None:
+    screens.socket_closed(screen_id)
+
+
+def command_html(command: str, text: str) -> str:
+    """A command for a kiosk screen's page (identify, reload), swapped in out of band."""
+    return render_to_string(
+        "wall/_command.html",
+        {"command": command, "text": text, "nonce": get_random_string(8)},
+    )

@@ -1,0 +1,85 @@
+"""WebSocket consumers: thin. Who may listen is decided by ``dashboard.access``; what is sent
+is rendered by ``dashboard.wall``. Nothing a browser sends is acted upon (actions are POSTs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from dashboard import access, wall
+
+#: Close code for a socket that may not (or may no longer) listen: the page must not retry.
+FORBIDDEN = 4403
+
+
+class LiveConsumer(AsyncWebsocketConsumer):
+    """Joins its groups, sends a snapshot on (re)connect, then forwards the groups' HTML."""
+
+    joined: list[str]
+
+    async def join(self, groups: list[str]) -> None:
+        self.joined = groups
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+
+    async def disconnect(self, code: int) -> None:
+        for group in getattr(self, "joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Browsers have nothing to say here; a message is ignored, never acted upon."""
+
+    async def live_html(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=event["html"])
+
+
+class WallConsumer(LiveConsumer):
+    async def connect(self) -> None:
+        grant = await database_sync_to_async(access.wall_grant_for_scope)(self.scope)
+        if grant is None:
+            await self.close(code=FORBIDDEN)
+            return
+        self.grant = grant
+        groups = [wall.HEARTBEAT_GROUP, grant.filter.group()]
+        if grant.screen_id is not None:
+            groups.append(access.screen_group(grant.screen_id))
+        await self.join(groups)
+        await self.accept()
+        await self.send(text_data=await database_sync_to_async(wall.render_snapshot)(grant.filter))
+        if grant.screen_id is not None:
+            await database_sync_to_async(access.screen_socket_opened)(grant.screen_id)
+
+    async def disconnect(self, code: int) -> None:
+        await super().disconnect(code)
+        grant = getattr(self, "grant", None)
+        if grant is not None and grant.screen_id is not None:
+            await database_sync_to_async(access.screen_socket_closed)(grant.screen_id)
+
+    async def screen_identify(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=access.command_html("identify", event.get("name", "")))
+
+    async def screen_reload(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=access.command_html("reload", ""))
+
+    async def screen_revoked(self, event: dict[str, Any]) -> None:
+        await self.close(code=FORBIDDEN)
+
+
+class StationConsumer(LiveConsumer):
+    """A station page's live part; for logged-in users only (kiosk screens never)."""
+
+    async def connect(self) -> None:
+        station_id = int(self.scope["url_route"]["kwargs"]["pk"])
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=FORBIDDEN)
+            return
+        html = await database_sync_to_async(wall.render_station_live)(station_id)
+        if html is None:
+            await self.close(code=FORBIDDEN)
+            return
+        await self.join([wall.station_group(station_id)])
+        await self.accept()
+        await self.send(text_data=html)

@@ -1,0 +1,178 @@
+"""The wall: which stations a screen shows, its groups, and the fan-out of a poll's changes.
+
+Each changed tile is rendered once per poll cycle, then sent as one message per group. Groups
+follow the stations' own attributes (all, workshop, MDC group, DNC group), so no registry of
+open screens is needed: a screen joins the group of one of its filters and htmx ignores tiles
+it does not show. Every open wall also gets a small heartbeat after each successful poll: it is
+how a screen tells "nothing changed" from "no news", and shows stale data as stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from stations import events
+from stations.events import StationsChanged
+from stations.health import ingest_health, stale_after
+from stations.models import Station
+from stations.selectors import Tile, tile_for, tile_stations
+
+HEARTBEAT_GROUP = "wall.heartbeat"
+ALL_GROUP = "wall.all"
+#: The one message type walls and station pages receive: HTML for htmx to swap in place.
+HTML_MESSAGE = "live.html"
+
+
+def _group(kind: str, value: str) -> str:
+    # Group names are ASCII and short: CWork's names are neither, so they are hashed.
+    return f"wall.{kind}.{hashlib.sha1(value.encode()).hexdigest()[:16]}"  # noqa: S324
+
+
+def station_group(station_id: int) -> str:
+    return f"station.{station_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class WallFilter:
+    """Which stations a wall shows; blank means all. Kept in the wall's URL."""
+
+    workshop: str = ""
+    mdc_group: str = ""
+    dnc_group: str = ""
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, str]) -> WallFilter:
+        return cls(**{name: str(data.get(name, "")).strip()[:200] for name in cls.__slots__})
+
+    def matches(self, station: Station) -> bool:
+        return (
+            (not self.workshop or station.workshop == self.workshop)
+            and (not self.dnc_group or station.dnc_group == self.dnc_group)
+            and (not self.mdc_group or self.mdc_group in (station.mdc_groups or []))
+        )
+
+    def group(self) -> str:
+        """The group whose messages cover every station this wall shows."""
+        if self.workshop:
+            return _group("workshop", self.workshop)
+        if self.mdc_group:
+            return _group("mdc", self.mdc_group)
+        if self.dnc_group:
+            return _group("dnc", self.dnc_group)
+        return ALL_GROUP
+
+    def query(self) -> str:
+        return urlencode({k: getattr(self, k) for k in self.__slots__ if getattr(self, k)})
+
+    def label(self) -> str:
+        return " · ".join(v for v in (self.workshop, self.mdc_group, self.dnc_group) if v)
+
+
+def groups_of(station: Station) -> set[str]:
+    found = {ALL_GROUP}
+    if station.workshop:
+        found.add(_group("workshop", station.workshop))
+    if station.dnc_group:
+        found.add(_group("dnc", station.dnc_group))
+    found.update(_group("mdc", group) for group in station.mdc_groups or [] if group)
+    return found
+
+
+def wall_tiles(wall_filter: WallFilter, now: datetime, *, stale: bool) -> list[Tile]:
+    return [
+        tile_for(station, stale=stale, now=now)
+        for station in tile_stations()
+        if wall_filter.matches(station)
+    ]
+
+
+def render_tile(tile: Tile, *, oob: bool) -> str:
+    return render_to_string("wall/_tile.html", {"tile": tile, "oob": oob})
+
+
+def render_heartbeat(live_as_of: datetime | None, *, stale: bool) -> str:
+    return render_to_string(
+        "wall/_heartbeat.html", {"live_as_of": live_as_of, "stale": stale, "oob": True}
+    )
+
+
+def render_snapshot(wall_filter: WallFilter, now: datetime | None = None) -> str:
+    """Everything a wall shows, as out-of-band swaps: sent when a socket (re)connects."""
+    now = now or timezone.now()
+    health = ingest_health(now)
+    tiles = wall_tiles(wall_filter, now, stale=health.stale)
+    grid = render_to_string("wall/_grid.html", {"tiles": tiles, "oob": True})
+    return grid + render_heartbeat(health.live_as_of, stale=health.stale)
+
+
+def render_station_live(station_id: int, now: datetime | None = None) -> str | None:
+    now = now or timezone.now()
+    station = tile_stations().filter(pk=station_id).first()
+    if station is None:
+        return None
+    stale = ingest_health(now).stale
+    return _station_live_html(tile_for(station, stale=stale, now=now), now)
+
+
+def _station_live_html(tile: Tile, now: datetime) -> str:
+    return render_to_string("stations/_station_live.html", {"tile": tile, "oob": True, "now": now})
+
+
+def fan_out(event: StationsChanged) -> dict[str, str]:
+    """The messages of one poll cycle: group -> HTML, each changed tile rendered once."""
+    messages: dict[str, list[str]] = defaultdict(list)
+    changed = [change.station_id for change in event.changes]
+    for station in tile_stations().filter(pk__in=changed):
+        tile = tile_for(station, stale=False, now=event.at)
+        html = render_tile(tile, oob=True)
+        for group in groups_of(station):
+            messages[group].append(html)
+        messages[station_group(station.pk)].append(_station_live_html(tile, event.at))
+    return {group: "".join(parts) for group, parts in messages.items()}
+
+
+def publish_cycle(event: StationsChanged) -> None:
+    """After each successful live poll: the change event, the tiles, then the heartbeat."""
+    events.publish(event)
+    for group, html in fan_out(event).items():
+        events.send(group, {"type": HTML_MESSAGE, "html": html})
+    events.send(
+        HEARTBEAT_GROUP,
+        {"type": HTML_MESSAGE, "html": render_heartbeat(event.at, stale=False)},
+    )
+
+
+def client_settings(rotation_seconds: int | None = None) -> dict[str, int | float]:
+    """What the browser needs to run the wall on its own between messages."""
+    return {
+        "stale_after": stale_after().total_seconds(),
+        "page_size": settings.WALL_PAGE_SIZE,
+        "rotation": rotation_seconds or settings.WALL_ROTATION_SECONDS,
+        "reload_hour": settings.WALL_RELOAD_HOUR,
+    }
+
+
+def distinct_choices() -> dict[str, list[str]]:
+    """The values a wall can be filtered by, for the filter form."""
+    stations = Station.objects.filter(present_in_cwork=True).order_by()
+    mdc: set[str] = set()
+    for groups in stations.values_list("mdc_groups", flat=True):
+        mdc.update(g for g in groups or [] if g)
+    return {
+        "workshop": _sorted(stations.values_list("workshop", flat=True)),
+        "mdc_group": sorted(mdc),
+        "dnc_group": _sorted(stations.values_list("dnc_group", flat=True)),
+    }
+
+
+def _sorted(values: Iterable[str]) -> list[str]:
+    return sorted({v for v in values if v})

@@ -1,0 +1,139 @@
+/* The wall and station pages between server messages: ticking times, pages that rotate,
+ * stale data shown as stale, and a socket that always comes back. No framework beyond htmx. */
+(function () {
+  "use strict";
+  var body = document.body;
+  var staleAfter = parseFloat(body.dataset.staleAfter || "6") * 1000;
+  var lastBeat = Date.now();
+  var socketOpen = false;
+  var revoked = false;
+  var attempts = 0;
+  var openedAt = Date.now();
+
+  /* Reconnect after any close, with capped full jitter (a restart does not bring every
+   * screen back at once). The ws extension only retries some close codes by itself. */
+  htmx.config.wsReconnectDelay = function (retry) {
+    return Math.random() * Math.min(30000, 1000 * Math.pow(2, retry));
+  };
+
+  function elapsed(ms) {
+    var s = Math.max(0, Math.floor(ms / 1000));
+    var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+    if (h >= 24) return Math.floor(h / 24) + " d " + (h % 24) + " h";
+    if (h > 0) return h + " h " + (m < 10 ? "0" : "") + m + " min";
+    return m + " min " + (r < 10 ? "0" : "") + r + " s";
+  }
+
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll(".ticking[data-since]").forEach(function (el) {
+      el.textContent = elapsed(now - Date.parse(el.dataset.since));
+    });
+    document.querySelectorAll(".tile-pace[data-counting-since]").forEach(function (el) {
+      var cycle = parseFloat(el.dataset.cycleTime), target = parseFloat(el.dataset.target);
+      if (!(cycle > 0 && target > 0)) return;
+      var expected = Math.min(target, Math.floor((now - Date.parse(el.dataset.countingSince)) / 1000 / cycle));
+      el.style.left = (100 * expected / target).toFixed(1) + "%";
+    });
+    var clock = document.getElementById("wall-clock");
+    if (clock) clock.textContent = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    checkStale();
+    maybeReloadAtQuietHour();
+  }
+
+  function checkStale() {
+    var banner = document.getElementById("wall-banner");
+    var beat = document.getElementById("wall-heartbeat");
+    if (!banner || !beat) return;
+    var text = "";
+    if (revoked) text = banner.dataset.textRevoked;
+    else if (!socketOpen && "WebSocket" in window) text = banner.dataset.textSocket;
+    else if (!beat.dataset.liveAsOf) text = banner.dataset.textNever;
+    else if (beat.dataset.stale === "1" || Date.now() - lastBeat > staleAfter)
+      text = banner.dataset.textStale.replace("%(time)s", beat.dataset.time);
+    banner.hidden = !text;
+    banner.textContent = text;
+    body.classList.toggle("stale", !!text);
+  }
+
+  /* Pages: as many tiles as fit (at most page-size), the grid shaped to fill the screen. */
+  var page = 0;
+  function layout() {
+    var grid = document.getElementById("wall-grid");
+    if (!grid) return;
+    var tiles = Array.prototype.filter.call(grid.children, function (el) { return el.classList.contains("tile"); });
+    var perPage = Math.max(1, Math.min(tiles.length, parseInt(body.dataset.pageSize || "40", 10)));
+    var pages = Math.max(1, Math.ceil(tiles.length / perPage));
+    if (page >= pages) page = 0;
+    var shown = Math.min(perPage, tiles.length) || 1;
+    var ratio = grid.clientWidth / Math.max(1, grid.clientHeight);
+    var cols = Math.max(1, Math.min(shown, Math.round(Math.sqrt(shown * ratio / 1.3))));
+    var rows = Math.ceil(shown / cols);
+    grid.style.setProperty("--cols", cols);
+    grid.style.setProperty("--rows", rows);
+    tiles.forEach(function (el, i) {
+      if (Math.floor(i / perPage) === page) el.removeAttribute("data-page-hidden");
+      else el.setAttribute("data-page-hidden", "");
+    });
+    var label = document.getElementById("wall-pages");
+    if (label) label.textContent = pages > 1 ? (page + 1) + " / " + pages : "";
+    return pages;
+  }
+  function rotate() {
+    page += 1;
+    layout();
+  }
+
+  function runCommand(el) {
+    if (!el || !el.dataset.command) return;
+    if (el.dataset.command === "reload") { location.reload(); return; }
+    if (el.dataset.command === "identify") {
+      var overlay = document.createElement("div");
+      overlay.className = "identify";
+      overlay.textContent = el.textContent;
+      body.appendChild(overlay);
+      setTimeout(function () { overlay.remove(); }, 10000);
+    }
+  }
+
+  function maybeReloadAtQuietHour() {
+    var hour = parseInt(body.dataset.reloadHour || "-1", 10);
+    if (hour < 0 || Date.now() - openedAt < 12 * 3600 * 1000) return;
+    if (new Date().getHours() === hour && socketOpen) location.reload();
+  }
+
+  body.addEventListener("htmx:wsOpen", function () { socketOpen = true; attempts = 0; checkStale(); });
+  body.addEventListener("htmx:wsClose", function (evt) {
+    socketOpen = false;
+    var code = evt.detail.event.code;
+    if (code === 4403) { revoked = true; checkStale(); return; }  // revoked: never retried
+    // 1006/1011/1012/1013 are retried by the extension itself; every other close is retried here.
+    if ([1006, 1011, 1012, 1013].indexOf(code) < 0) {
+      var wrapper = evt.detail.socketWrapper;
+      setTimeout(function () { wrapper.reconnect(); }, htmx.config.wsReconnectDelay(attempts++));
+    }
+    checkStale();
+  });
+  body.addEventListener("htmx:oobAfterSwap", function (evt) {
+    var id = evt.detail.target && evt.detail.target.id;
+    if (id === "wall-heartbeat") lastBeat = Date.now();
+    if (id === "wall-grid") { lastBeat = Date.now(); layout(); }
+    if (id === "wall-command") runCommand(evt.detail.target);
+    if (id && id.indexOf("tile-") === 0) layout();
+    tick();
+  });
+
+  /* A browser without WebSockets asks for the same snapshot with HTMX instead. */
+  if (!("WebSocket" in window) && body.dataset.fallbackUrl) {
+    socketOpen = false;
+    setInterval(function () {
+      htmx.ajax("GET", body.dataset.fallbackUrl, { swap: "none" }).then(function () { lastBeat = Date.now(); });
+    }, Math.max(2000, staleAfter / 3));
+  }
+
+  window.addEventListener("resize", layout);
+  layout();
+  setInterval(tick, 1000);
+  setInterval(rotate, parseInt(body.dataset.rotation || "20", 10) * 1000);
+  tick();
+})();

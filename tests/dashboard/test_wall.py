@@ -1,0 +1,224 @@
+"""The wall's live path: one render per changed tile, one message per group, over a socket."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.test.signals import template_rendered
+
+from dashboard.asgi import application
+from dashboard.wall import ALL_GROUP, HEARTBEAT_GROUP, WallFilter, fan_out, groups_of
+from screens import services as screens
+from screens.models import Screen
+from stations.jobs import run_job
+from stations.models import LiveStatus, Station
+from tests.stations.helpers import other_state, writable_station
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@contextmanager
+def rendered_templates():
+    names: list[str] = []
+
+    def record(sender, template, context, **kwargs):
+        names.append(template.name)
+
+    template_rendered.connect(record)
+    try:
+        yield names
+    finally:
+        template_rendered.disconnect(record)
+
+
+def session_cookie(username: str = "viewer") -> bytes:
+    user = get_user_model().objects.create_user(username, password="x" * 12)
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+def socket(path: str, cookie: bytes = b"", origin: bytes = b"http://localhost"):
+    headers = [(b"host", b"localhost"), (b"origin", origin)]
+    if cookie:
+        headers.append((b"cookie", cookie))
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+def test_a_filter_comes_from_the_url_and_picks_its_stations(sim, cwork, clock):
+    run_job("catalogue", client=cwork, now=clock(), publish=lambda e: None)
+    station = Station.objects.exclude(workshop="").first()
+    wall_filter = WallFilter.from_mapping({"workshop": station.workshop, "junk": "x"})
+    assert wall_filter.query() == f"workshop={station.workshop.replace(' ', '+')}"
+    assert wall_filter.matches(station)
+    assert wall_filter.group() in groups_of(station)
+    other = Station.objects.exclude(workshop=station.workshop).first()
+    assert not wall_filter.matches(other)
+    assert wall_filter.group() not in groups_of(other)
+
+
+def test_each_changed_tile_is_rendered_once_and_sent_once_per_group(sim, cwork, clock):
+    published = []
+    run_job("live", client=cwork, now=clock(), publish=published.append)
+    handle = writable_station(sim)
+    sim.world.change_state(handle, other_state(sim, handle), "")
+    run_job("live", client=cwork, now=clock(), publish=published.append)
+
+    with rendered_templates() as names:
+        messages = fan_out(published[-1])
+
+    assert names.count("wall/_tile.html") == 1
+    station = Station.objects.get(cwork_id=handle)
+    assert set(messages) == groups_of(station) | {f"station.{station.pk}"}
+    for group in groups_of(station):
+        assert messages[group].count(f'id="tile-{station.pk}"') == 1
+        assert 'hx-swap-oob="true"' in messages[group]
+
+
+def test_a_logged_in_wall_gets_a_snapshot_then_each_change(sim, cwork, clock):
+    run_job("live", client=cwork, now=clock(), publish=lambda e: None)
+    cookie = session_cookie()
+    handle = writable_station(sim)
+    state = other_state(sim, handle)
+
+    async def scenario():
+        ws = socket("/ws/wall/", cookie)
+        connected, _ = await ws.connect()
+        assert connected
+        snapshot = await ws.receive_from(timeout=5)
+        assert snapshot.count('<li id="tile-') == 12
+        assert 'id="wall-heartbeat"' in snapshot
+
+        sim.world.change_state(handle, state, "")
+        await database_sync_to_async(run_job)("live", client=cwork, now=clock())
+        frames = [await ws.receive_from(timeout=5) for _ in range(2)]
+        await ws.disconnect()
+        return frames
+
+    tiles, heartbeat = async_to_sync(scenario)()
+    live = LiveStatus.objects.select_related("state").get(station__cwork_id=handle)
+    assert f'id="tile-{live.station_id}"' in tiles
+    assert live.state.name in tiles
+    assert f"--state: {live.state.color}" in tiles
+    assert 'id="wall-heartbeat"' in heartbeat
+
+
+def test_a_wall_hears_a_heartbeat_even_when_nothing_changed(sim, cwork, clock):
+    run_job("live", client=cwork, now=clock(), publish=lambda e: None)
+    cookie = session_cookie()
+
+    async def scenario():
+        ws = socket("/ws/wall/", cookie)
+        await ws.connect()
+        await ws.receive_from(timeout=5)
+        await database_sync_to_async(run_job)("live", client=cwork, now=clock())
+        frame = await ws.receive_from(timeout=5)
+        assert await ws.receive_nothing(timeout=0.3)
+        await ws.disconnect()
+        return frame
+
+    frame = async_to_sync(scenario)()
+    assert frame.startswith('<span id="wall-heartbeat"')
+
+
+def test_a_filtered_wall_shows_only_its_stations(sim, cwork, clock):
+    run_job("live", client=cwork, now=clock(), publish=lambda e: None)
+    workshop = Station.objects.exclude(workshop="").values_list("workshop", flat=True).first()
+    expected = Station.objects.filter(workshop=workshop).count()
+    cookie = session_cookie()
+
+    async def scenario():
+        ws = socket(f"/ws/wall/?workshop={workshop.replace(' ', '+')}", cookie)
+        await ws.connect()
+        snapshot = await ws.receive_from(timeout=5)
+        await ws.disconnect()
+        return snapshot
+
+    assert 0 < expected < 12
+    assert async_to_sync(scenario)().count('<li id="tile-') == expected
+
+
+def test_anonymous_sockets_and_foreign_origins_are_refused(sim, cwork, clock):
+    cookie = session_cookie()
+
+    async def scenario():
+        anonymous = socket("/ws/wall/")
+        assert (await anonymous.connect())[0] is False
+        foreign = socket("/ws/wall/", cookie, origin=b"https://evil.example")
+        assert (await foreign.connect())[0] is False
+        station_page = socket("/ws/stations/1/")
+        assert (await station_page.connect())[0] is False
+
+    async_to_sync(scenario)()
+
+
+def test_groups_cover_every_screen_that_shows_a_station(sim, cwork, clock):
+    run_job("catalogue", client=cwork, now=clock(), publish=lambda e: None)
+    for station in Station.objects.all():
+        groups = groups_of(station)
+        assert ALL_GROUP in groups
+        assert HEARTBEAT_GROUP not in groups
+        for mdc in station.mdc_groups:
+            assert WallFilter(mdc_group=mdc).group() in groups
+
+
+def test_a_kiosk_screen_listens_with_its_cookie_until_revoked(sim, cwork, clock):
+    run_job("live", client=cwork, now=clock(), publish=lambda e: None)
+    workshop = Station.objects.exclude(workshop="").values_list("workshop", flat=True).first()
+    screen, token = screens.create_screen("Hall", {"workshop": workshop}, 20)
+    _, secret = screens.enrol(token)
+    cookie = f"{screens.DEVICE_COOKIE}={secret}".encode()
+
+    async def scenario():
+        ws = socket("/ws/wall/?workshop=other", cookie)
+        connected, _ = await ws.connect()
+        assert connected
+        snapshot = await ws.receive_from(timeout=5)
+        assert await database_sync_to_async(lambda: Screen.objects.get(pk=screen.pk).is_online)()
+
+        await database_sync_to_async(screens.identify)(screen)
+        identify = await ws.receive_from(timeout=5)
+        await database_sync_to_async(screens.revoke)(screen)
+        closed = await ws.receive_output(timeout=5)
+        await ws.disconnect()  # what the server does after its own close
+        refused = socket("/ws/wall/", cookie)
+        again, _ = await refused.connect()
+        return snapshot, identify, closed, again
+
+    snapshot, identify, closed, again = async_to_sync(scenario)()
+    assert snapshot.count('<li id="tile-') == Station.objects.filter(workshop=workshop).count()
+    assert 'data-command="identify"' in identify
+    assert "Hall" in identify
+    assert closed == {"type": "websocket.close", "code": 4403}
+    assert again is False
+    assert Screen.objects.get(pk=screen.pk).connected_sockets == 0
+
+
+def test_a_station_page_socket_gets_its_station_live(sim, cwork, clock):
+    run_job("live", client=cwork, now=clock(), publish=lambda e: None)
+    cookie = session_cookie()
+    handle = writable_station(sim)
+    station = Station.objects.get(cwork_id=handle)
+    state = other_state(sim, handle)
+
+    async def scenario():
+        ws = socket(f"/ws/stations/{station.pk}/", cookie)
+        connected, _ = await ws.connect()
+        assert connected
+        first = await ws.receive_from(timeout=5)
+        sim.world.change_state(handle, state, "")
+        await database_sync_to_async(run_job)("live", client=cwork, now=clock())
+        update = await ws.receive_from(timeout=5)
+        await ws.disconnect()
+        return first, update
+
+    first, update = async_to_sync(scenario)()
+    assert 'id="station-live"' in first
+    assert 'id="station-live"' in update
+    assert LiveStatus.objects.get(station=station).state.name in update
