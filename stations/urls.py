@@ -1,4 +1,9 @@
-from django.urls import URLPattern
+from django.urls import path
+
+from stations import views
 
 app_name = "stations"
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("<int:pk>/", views.detail, name="detail"),
+]

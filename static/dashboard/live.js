@@ -36,7 +36,7 @@
       el.style.left = (100 * expected / target).toFixed(1) + "%";
     });
     var clock = document.getElementById("wall-clock");
-    if (clock) clock.textContent = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    if (clock) clock.textContent = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
     checkStale();
     maybeReloadAtQuietHour();
   }

@@ -1,0 +1,653 @@
+"""Reads for the station pages: one station's day, and every station by how urgent it is.
+
+Plain functions over the stored data, given ``now``: the views only adapt them to HTTP.
+Days are the plant's days (Django's current time zone, ``settings.TIME_ZONE``); every
+duration is computed in UTC so that a day of 23 or 25 hours (daylight saving) is measured
+as it really was.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from enum import IntEnum
+
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from cwork import oee
+from stations.health import ingest_health
+from stations.models import (
+    AlarmInterval,
+    LiveStatus,
+    Operation,
+    Order,
+    ProgramRun,
+    State,
+    Station,
+    Top,
+)
+from stations.selectors import NEUTRAL, Tile, readable_text_color, tile_for, tile_stations
+
+#: CWork's built-in "Breakdown" state (handle 1 in every installation, whatever its name in
+#: the installation's language). CWork has no failure category: breakdowns share category 2
+#: with setting, so a failure is this state or one of its children (``cwork.oee``'s rule).
+BREAKDOWN_CWORK_ID = 1
+
+#: At most this many cleared alarms are listed for a day (the count says how many there were).
+PAST_ALARMS_SHOWN = 100
+
+#: CWork's order and operation states that mean "in progress" (0 start, 1 resuming, 3 pause).
+OPERATION_IN_PROGRESS = (0, 1, 3)
+
+
+# ----------------------------------------------------------------------------------------
+# Durations and days
+# ----------------------------------------------------------------------------------------
+
+
+def format_duration(value: timedelta) -> str:
+    """``2 d 3 h``, ``1 h 05 min``, ``12 min 30 s``: the ticking times' format, in words."""
+    seconds = max(0, int(value.total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours >= 24:
+        return _("%(days)d d %(hours)d h") % {"days": hours // 24, "hours": hours % 24}
+    if hours:
+        return _("%(hours)d h %(minutes)02d min") % {"hours": hours, "minutes": minutes}
+    return _("%(minutes)d min %(seconds)02d s") % {"minutes": minutes, "seconds": secs}
+
+
+def day_bounds(now: datetime) -> tuple[datetime, datetime]:
+    """Midnight to midnight of ``now``'s day in the plant's time zone, as UTC instants."""
+    zone = timezone.get_current_timezone()
+    day = now.astimezone(zone).date()
+    start = datetime.combine(day, time(), tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+# ----------------------------------------------------------------------------------------
+# Severity: which stations need someone first
+# ----------------------------------------------------------------------------------------
+
+
+class Severity(IntEnum):
+    """How urgently a station needs attention, from its state's OEE bucket (lower first)."""
+
+    BREAKDOWN = 0  # a failure: Breakdown or one of its children
+    STOPPED = 1  # induced stops: waiting, no material, no operator
+    SETUP = 2  # the machine's own stops that are not failures: setting, tool change
+    PRODUCTION = 3
+    OFF = 4  # disengaged (breaks, nights, preventive maintenance) or disabled in CWork
+    UNKNOWN = 5  # no state known yet
+
+    @property
+    def label(self) -> str:
+        return str(SEVERITY_LABELS[self])
+
+
+SEVERITY_LABELS = {
+    Severity.BREAKDOWN: gettext_lazy("Breakdown"),
+    Severity.STOPPED: gettext_lazy("Stopped"),
+    Severity.SETUP: gettext_lazy("Set-up"),
+    Severity.PRODUCTION: gettext_lazy("Producing"),
+    Severity.OFF: gettext_lazy("Off"),
+    Severity.UNKNOWN: gettext_lazy("Unknown"),
+}
+
+_SEVERITY_OF_BUCKET = {
+    oee.Bucket.FAILURE: Severity.BREAKDOWN,
+    oee.Bucket.INDUCED_STOP: Severity.STOPPED,
+    oee.Bucket.OWN_STOP: Severity.SETUP,
+    oee.Bucket.PRODUCTION: Severity.PRODUCTION,
+    oee.Bucket.DISENGAGED: Severity.OFF,
+}
+
+
+def failure_state_ids(states: Iterable[State]) -> set[int]:
+    """Primary keys of the failure states: CWork's Breakdown and its descendants."""
+    by_id = {s.pk: s for s in states}
+    failures = set()
+    for state in by_id.values():
+        seen: set[int] = set()
+        current: State | None = state
+        while current is not None and current.pk not in seen:
+            if current.cwork_id == BREAKDOWN_CWORK_ID:
+                failures.add(state.pk)
+                break
+            seen.add(current.pk)
+            current = by_id.get(current.parent_id) if current.parent_id else None
+    return failures
+
+
+def severity_of(state: State | None, *, failures: set[int], disabled: bool = False) -> Severity:
+    if disabled:
+        return Severity.OFF
+    if state is None:
+        return Severity.UNKNOWN
+    # A state without a category is taken as an own stop, as cwork.oee does: never hidden.
+    bucket = oee.default_bucket(state.oee_category or 0, is_failure=state.pk in failures)
+    return _SEVERITY_OF_BUCKET[bucket]
+
+
+# ----------------------------------------------------------------------------------------
+# The overview: every station, most urgent first, searchable
+# ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OverviewRow:
+    tile: Tile
+    severity: Severity
+    #: Time in the current state as of the list's ``now``, as the page's ticking clocks
+    #: write it (they take over within a second).
+    in_state_for: str = ""
+
+    @property
+    def station(self) -> Station:
+        return self.tile.station
+
+    @property
+    def live(self) -> LiveStatus | None:
+        return self.tile.live
+
+
+def _folded(text: str) -> str:
+    """Lower case without accents, so that ``cote`` finds ``Côté``."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def search_fields(tile: Tile) -> list[str]:
+    """What a search looks through: name, workshop, groups, order, job, programs, state."""
+    station, live = tile.station, tile.live
+    parts = [station.name, station.workshop, station.dnc_group, tile.state_name]
+    parts += [str(g) for g in station.mdc_groups or []]
+    if live is not None:
+        parts += [live.order, live.job, live.reference, live.running_program]
+        parts.append(live.selected_program)
+    return [_folded(p) for p in parts if p]
+
+
+#: Query words shorter than this must be a whole word of the station's text ("A" of
+#: "Building A", "03" of "LB3000-03"); longer ones may be anywhere in it ("7909" of "PGM7909").
+ANYWHERE_FROM = 3
+
+
+def matches_words(fields: list[str], words: list[str]) -> bool:
+    """Every word is found somewhere in the fields (not necessarily in the same one)."""
+    text = "\n".join(fields)
+    tokens = set(re.findall(r"\w+", text))
+    return all(word in text if len(word) >= ANYWHERE_FROM else word in tokens for word in words)
+
+
+def search(tiles: Iterable[Tile], query: str) -> list[Tile]:
+    """The tiles a search finds, in their order.
+
+    Several words that one field holds as they were typed ("Building A", "Tool change") find
+    the stations whose field holds them; when no field does, every word must be found
+    somewhere ("okuma 03": the Okuma whose name ends in "-03").
+    """
+    words = _folded(query).split()
+    if not words:
+        return list(tiles)
+    indexed = [(tile, search_fields(tile)) for tile in tiles]
+    if len(words) > 1:
+        phrase = " ".join(words)
+        found = [t for t, fields in indexed if any(phrase in " ".join(f.split()) for f in fields)]
+        if found:
+            return found
+    return [t for t, fields in indexed if matches_words(fields, words)]
+
+
+def station_overview(query: str, now: datetime) -> list[OverviewRow]:
+    """Stations matching ``query``: breakdowns first, then stops, set-ups, production, off.
+
+    Within a severity the station longest in its state comes first (it has waited longest),
+    then by name; stations with no known state go last.
+    """
+    health = ingest_health(now)
+    failures = failure_state_ids(State.objects.all())
+    tiles = [tile_for(station, stale=health.stale, now=now) for station in tile_stations()]
+    rows = [
+        OverviewRow(
+            tile,
+            severity_of(
+                tile.live.state if tile.live else None,
+                failures=failures,
+                disabled=tile.station.disabled,
+            ),
+            format_duration(now - tile.live.since) if tile.live and tile.live.since else "",
+        )
+        for tile in search(tiles, query)
+    ]
+    rows.sort(key=_overview_order)
+    return rows
+
+
+def _overview_order(row: OverviewRow) -> tuple[int, datetime, str, int]:
+    since = row.live.since if row.live and row.live.since else datetime.max.replace(tzinfo=UTC)
+    return (row.severity, since, row.station.name.casefold(), row.station.pk)
+
+
+# ----------------------------------------------------------------------------------------
+# One station's day
+# ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A piece of today's timeline, cut at the day's edges (and at now)."""
+
+    start: datetime
+    end: datetime
+    state_name: str
+    color: str
+    text_color: str
+    comment: str
+    #: Position and width on the day's bar, in percent of the whole day.
+    left: float
+    width: float
+    #: False for a stretch with no record at all (shown as "no data", never as a state).
+    known: bool = True
+    #: The state the station is in now.
+    ongoing: bool = False
+
+    @property
+    def duration(self) -> timedelta:
+        return self.end - self.start
+
+    @property
+    def duration_text(self) -> str:
+        return format_duration(self.duration)
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    at: datetime
+    left: float
+    #: Every third hour carries a label on a tablet, every sixth on a phone.
+    major: bool
+    wide: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StateTotal:
+    state_name: str
+    color: str
+    text_color: str
+    duration: timedelta
+    #: Share of the recorded part of the day, in percent.
+    percent: float
+
+    @property
+    def duration_text(self) -> str:
+        return format_duration(self.duration)
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmRow:
+    code: str
+    message: str
+    start: datetime | None
+    end: datetime | None
+    duration: timedelta | None
+
+    @property
+    def active(self) -> bool:
+        return self.end is None
+
+    @property
+    def duration_text(self) -> str:
+        return format_duration(self.duration) if self.duration is not None else ""
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramRow:
+    name: str
+    context: str
+    start: datetime
+    end: datetime | None
+    duration: timedelta
+
+    @property
+    def active(self) -> bool:
+        return self.end is None
+
+    @property
+    def duration_text(self) -> str:
+        return format_duration(self.duration)
+
+
+@dataclass(frozen=True, slots=True)
+class OperationProgress:
+    operation: Operation
+    #: The operation the live status names (its job), or the one in progress.
+    current: bool
+
+    @property
+    def made(self) -> int:
+        return self.operation.parts_made or 0
+
+    @property
+    def to_make(self) -> int | None:
+        return self.operation.parts_to_make
+
+    @property
+    def percent(self) -> float | None:
+        if not self.to_make:
+            return None
+        return min(100.0, 100.0 * self.made / self.to_make)
+
+    @property
+    def done(self) -> bool:
+        return bool(self.to_make) and self.made >= (self.to_make or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentOrder:
+    #: The order's name as the live status gives it (or as stored).
+    name: str
+    order: Order | None
+    operations: list[OperationProgress]
+
+
+@dataclass(frozen=True, slots=True)
+class StationDetail:
+    station: Station
+    tile: Tile
+    severity: Severity
+    now: datetime
+    day_start: datetime
+    day_end: datetime
+    timeline: list[Segment]
+    ticks: list[Tick]
+    #: Where now is on the day's bar, in percent.
+    now_percent: float
+    totals: list[StateTotal]
+    active_alarms: list[AlarmRow]
+    past_alarms: list[AlarmRow]
+    #: Cleared alarms of the day, of which ``past_alarms`` lists the newest.
+    past_alarm_count: int
+    running_programs: list[ProgramRow]
+    selected_programs: list[ProgramRow]
+    order: CurrentOrder | None
+    stale: bool
+    live_as_of: datetime | None = field(default=None)
+
+
+def station_detail(station: Station, now: datetime) -> StationDetail:
+    """Everything the station page shows about ``station`` today, as of ``now``."""
+    station = (
+        Station.objects.select_related("live", "live__state").filter(pk=station.pk).first()
+        or station
+    )
+    health = ingest_health(now)
+    tile = tile_for(station, stale=health.stale, now=now)
+    day_start, day_end = day_bounds(now)
+    states = list(State.objects.all())
+    failures = failure_state_ids(states)
+    live_state = tile.live.state if tile.live else None
+    timeline = day_timeline(station, tile.live, day_start, day_end, now)
+    past, past_count = past_alarms(station, day_start, now)
+    return StationDetail(
+        station=station,
+        tile=tile,
+        severity=severity_of(live_state, failures=failures, disabled=station.disabled),
+        now=now,
+        day_start=day_start,
+        day_end=day_end,
+        timeline=timeline,
+        ticks=hour_ticks(day_start, day_end),
+        now_percent=_percent(now - day_start, day_end - day_start),
+        totals=state_totals(timeline),
+        active_alarms=active_alarms(tile.live, now),
+        past_alarms=past,
+        past_alarm_count=past_count,
+        running_programs=program_history(station, ProgramRun.Kind.RUNNING, day_start, now),
+        selected_programs=program_history(station, ProgramRun.Kind.SELECTED, day_start, now),
+        order=current_order(station, tile.live),
+        stale=health.stale,
+        live_as_of=health.live_as_of,
+    )
+
+
+def _percent(part: timedelta, whole: timedelta) -> float:
+    if whole <= timedelta(0):
+        return 0.0
+    return max(0.0, min(100.0, 100.0 * part / whole))
+
+
+@dataclass(slots=True)
+class _Piece:
+    start: datetime
+    end: datetime
+    state: State | None
+    state_cwork_id: int | None
+    comment: str
+    known: bool = True
+    ongoing: bool = False
+
+
+def day_timeline(
+    station: Station,
+    live: LiveStatus | None,
+    day_start: datetime,
+    day_end: datetime,
+    now: datetime,
+) -> list[Segment]:
+    """Today's states from the stored tops, cut at [start of day, now], without holes.
+
+    A top still open lasts until the next one starts, or until now. The live status is
+    newer than the history sync (which runs every half minute or so): a state change it has
+    seen and the history has not is drawn from the live status. A stretch nothing covers is
+    a "no data" segment, so the bar never shows a state CWork did not report.
+    """
+    end_of_view = min(now, day_end)
+    tops = list(
+        Top.objects.filter(station=station, start__lt=end_of_view)
+        .filter(Q(end__isnull=True) | Q(end__gt=day_start))
+        .select_related("state")
+        .order_by("start")
+    )
+    pieces: list[_Piece] = []
+    for index, top in enumerate(tops):
+        following = tops[index + 1].start if index + 1 < len(tops) else None
+        end = top.end or following or end_of_view
+        pieces.append(_Piece(top.start, end, top.state, top.state_cwork_id, top.comment))
+
+    if live is not None and live.since is not None and live.state_cwork_id is not None:
+        newest = pieces[-1] if pieces else None
+        if newest is None or live.since > newest.start:
+            # The history has not caught up with the live poll yet.
+            if newest is not None and newest.end > live.since:
+                newest.end = live.since
+            pieces.append(
+                _Piece(live.since, end_of_view, live.state, live.state_cwork_id, live.comment)
+            )
+        last = pieces[-1]
+        if last.start == live.since and last.end >= end_of_view:
+            last.ongoing = True
+
+    cut: list[_Piece] = []
+    for piece in pieces:
+        start, end = max(piece.start, day_start), min(piece.end, end_of_view)
+        if cut and start < cut[-1].end:  # overlapping records: the earlier one wins
+            start = cut[-1].end
+        if end <= start:
+            continue
+        if cut and start > cut[-1].end:
+            cut.append(_Piece(cut[-1].end, start, None, None, "", known=False))
+        piece.start, piece.end = start, end
+        cut.append(piece)
+    if cut and cut[-1].end < end_of_view:
+        cut.append(_Piece(cut[-1].end, end_of_view, None, None, "", known=False))
+
+    whole = day_end - day_start
+    return [_segment(p, day_start, whole) for p in cut]
+
+
+def _segment(piece: _Piece, day_start: datetime, whole: timedelta) -> Segment:
+    if not piece.known:
+        name, color = _("No data"), ""
+    elif piece.state is not None:
+        name, color = piece.state.name, piece.state.color
+    else:
+        name, color = _("State %(id)s") % {"id": piece.state_cwork_id}, ""
+    color = color or NEUTRAL
+    return Segment(
+        start=piece.start,
+        end=piece.end,
+        state_name=name,
+        color=color,
+        text_color=readable_text_color(color),
+        comment=piece.comment,
+        left=_percent(piece.start - day_start, whole),
+        width=_percent(piece.end - piece.start, whole),
+        known=piece.known,
+        ongoing=piece.ongoing,
+    )
+
+
+def hour_ticks(day_start: datetime, day_end: datetime) -> list[Tick]:
+    """One tick per hour of the day (23 or 25 on the days the clocks change)."""
+    zone = timezone.get_current_timezone()
+    whole = day_end - day_start
+    ticks = []
+    at = day_start
+    while at < day_end:
+        hour = at.astimezone(zone).hour
+        ticks.append(
+            Tick(
+                at=at,
+                left=_percent(at - day_start, whole),
+                major=hour % 3 == 0,
+                wide=hour % 6 == 0,
+            )
+        )
+        at += timedelta(hours=1)
+    return ticks
+
+
+def state_totals(timeline: Sequence[Segment]) -> list[StateTotal]:
+    """Time in each state today, longest first (stretches without data left out)."""
+    sums: dict[tuple[str, str], timedelta] = {}
+    for segment in timeline:
+        if segment.known:
+            key = (segment.state_name, segment.color)
+            sums[key] = sums.get(key, timedelta(0)) + segment.duration
+    recorded = sum(sums.values(), timedelta(0))
+    totals = [
+        StateTotal(name, color, readable_text_color(color), total, _percent(total, recorded))
+        for (name, color), total in sums.items()
+    ]
+    totals.sort(key=lambda t: (-t.duration, t.state_name))
+    return totals
+
+
+def active_alarms(live: LiveStatus | None, now: datetime) -> list[AlarmRow]:
+    """The alarms the live status reports, newest first."""
+    rows = []
+    for entry in live.alarms if live else []:
+        code, message, start_text = [*entry, "", "", ""][:3]
+        start = _parse_start(start_text)
+        rows.append(
+            AlarmRow(
+                code=str(code),
+                message=str(message),
+                start=start,
+                end=None,
+                duration=now - start if start else None,
+            )
+        )
+    rows.sort(key=lambda a: a.start or now, reverse=True)
+    return rows
+
+
+def _parse_start(value: object) -> datetime | None:
+    try:
+        start = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return start if start is not None and timezone.is_aware(start) else None
+
+
+def past_alarms(station: Station, day_start: datetime, now: datetime) -> tuple[list[AlarmRow], int]:
+    """Alarms cleared today (or that ran into today), newest first, and how many there were."""
+    cleared = AlarmInterval.objects.filter(
+        station=station, end__isnull=False, end__gt=day_start, start__lte=now
+    )
+    rows = [
+        AlarmRow(a.code, a.message, a.start, a.end, a.end - a.start)
+        for a in cleared.order_by("-start", "code")[:PAST_ALARMS_SHOWN]
+    ]
+    return rows, cleared.count() if len(rows) == PAST_ALARMS_SHOWN else len(rows)
+
+
+def program_history(
+    station: Station, kind: str, day_start: datetime, now: datetime
+) -> list[ProgramRow]:
+    """Programs of one kind (running or selected) seen today, newest first."""
+    runs = (
+        ProgramRun.objects.filter(station=station, kind=kind, start__lte=now)
+        .filter(Q(end__isnull=True) | Q(end__gt=day_start))
+        .order_by("-start")
+    )
+    return [
+        ProgramRow(run.name, run.context, run.start, run.end, (run.end or now) - run.start)
+        for run in runs
+    ]
+
+
+def current_order(station: Station, live: LiveStatus | None) -> CurrentOrder | None:
+    """The order the station works on, with its operations here and their progress.
+
+    The live status names the order and the job (CWork's operation); operations are matched
+    through their station. Order names are not unique in CWork, so an order with an
+    operation on this station is preferred. Without an order in the live status, the
+    operations of this station that are in progress stand for it.
+    """
+    order_name = live.order if live else ""
+    job = live.job if live else ""
+    here = Operation.objects.filter(station=station, present_in_cwork=True).select_related("order")
+    if order_name:
+        orders = list(Order.objects.filter(name=order_name).order_by("-created", "-cwork_id"))
+        ops = list(here.filter(order__in=orders).order_by("cwork_id"))
+        order = ops[0].order if ops else (orders[0] if orders else None)
+        if ops and order is not None:
+            ops = [op for op in ops if op.order_id == order.pk]
+        elif order is not None:
+            ops = list(
+                order.operations.filter(present_in_cwork=True)
+                .select_related("order", "station")
+                .order_by("cwork_id")
+            )
+        return CurrentOrder(name=order_name, order=order, operations=_progress(ops, job, station))
+    ops = list(here.filter(current_state__in=OPERATION_IN_PROGRESS).order_by("cwork_id"))
+    if not ops:
+        return None
+    order = ops[0].order
+    ops = [op for op in ops if op.order_id == (order.pk if order else None)]
+    return CurrentOrder(
+        name=order.name if order else "", order=order, operations=_progress(ops, job, station)
+    )
+
+
+def _progress(ops: list[Operation], job: str, station: Station) -> list[OperationProgress]:
+    named = [op for op in ops if job and op.name == job and op.station_id == station.pk]
+    if named:
+        current = {op.pk for op in named}
+    else:
+        current = {
+            op.pk
+            for op in ops
+            if op.station_id == station.pk and op.current_state in OPERATION_IN_PROGRESS
+        }
+    return [OperationProgress(op, op.pk in current) for op in ops]

@@ -1,0 +1,74 @@
+"""Station pages for supervisors: the overview of every station and one station's day.
+
+Logged-in users only (kiosk screens have the wall). Each view serves its full page, or to
+HTMX the part of it that refreshes.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from stations.models import Station
+from stations.station_selectors import station_detail, station_overview
+
+#: The longest search a user can type; anything longer is cut (never an error).
+QUERY_MAX_LENGTH = 200
+
+#: Seconds between refreshes of the overview list and of the station page's day.
+OVERVIEW_REFRESH_SECONDS = 10
+DAY_REFRESH_SECONDS = 30
+
+
+def _fragment_requested(request: HttpRequest) -> bool:
+    """An HTMX request for the part, not a history restore (which needs the whole page)."""
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.history_restore_request
+
+
+@require_GET
+@never_cache
+@login_required
+def overview(request: HttpRequest) -> HttpResponse:
+    """Every station, the most urgent first; ``?q=`` searches."""
+    query = request.GET.get("q", "").strip()[:QUERY_MAX_LENGTH]
+    now = timezone.now()
+    context = {
+        "rows": station_overview(query, now),
+        "query": query,
+        "now": now,
+        "refresh_seconds": max(OVERVIEW_REFRESH_SECONDS, round(settings.POLL_INTERVAL)),
+    }
+    fragment = _fragment_requested(request)
+    template = "stations/_overview_rows.html" if fragment else "stations/overview.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+@require_GET
+@never_cache
+@login_required
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One station today; HTMX refreshes the day (with the live part out of band)."""
+    station = get_object_or_404(Station, pk=pk)
+    now = timezone.now()
+    day = station_detail(station, now)
+    context = {
+        "day": day,
+        "station": day.station,
+        "tile": day.tile,
+        "now": now,
+        "refresh_seconds": DAY_REFRESH_SECONDS,
+    }
+    fragment = _fragment_requested(request)
+    template = "stations/_station_day.html" if fragment else "stations/detail.html"
+    response = render(request, template, {**context, "oob": fragment})
+    patch_vary_headers(response, ("HX-Request",))
+    return response
