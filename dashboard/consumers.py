@@ -42,7 +42,7 @@ class WallConsumer(LiveConsumer):
             await self.close(code=FORBIDDEN)
             return
         self.grant = grant
-        groups = [wall.HEARTBEAT_GROUP, grant.filter.group()]
+        groups = [grant.filter.group()]
         if grant.screen_id is not None:
             groups.append(access.screen_group(grant.screen_id))
         await self.join(groups)

@@ -119,7 +119,9 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # Many walls reconnect together after a restart: redis-py's async pool raises
+                # rather than waits past its limit, so the limit is set well above that.
+                "hosts": [{"address": REDIS_URL, "max_connections": 1000}],
                 "prefix": env.str("CHANNEL_PREFIX", "dashboard"),
                 # Group membership must outlive daphne's WebSocket timeout (a day).
                 "group_expiry": 2 * 86400,

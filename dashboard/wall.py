@@ -10,6 +10,8 @@ how a screen tells "nothing changed" from "no news", and shows stale data as sta
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -26,7 +28,6 @@ from stations.health import ingest_health, stale_after
 from stations.models import Station
 from stations.selectors import Tile, tile_for, tile_stations
 
-HEARTBEAT_GROUP = "wall.heartbeat"
 ALL_GROUP = "wall.all"
 #: The one message type walls and station pages receive: HTML for htmx to swap in place.
 HTML_MESSAGE = "live.html"
@@ -87,6 +88,26 @@ def groups_of(station: Station) -> set[str]:
     return found
 
 
+def wall_groups() -> set[str]:
+    """Every group a wall can be in, from the stations' current attributes (cached briefly:
+    it changes only with CWork's catalogue)."""
+    now = time.monotonic()
+    if _groups_cache and now - _groups_cache[0] < 60:
+        return _groups_cache[1]
+    groups = {ALL_GROUP}
+    for station in (
+        Station.objects.filter(present_in_cwork=True)
+        .order_by()
+        .only("workshop", "dnc_group", "mdc_groups")
+    ):
+        groups |= groups_of(station)
+    _groups_cache[:] = [now, groups]
+    return groups
+
+
+_groups_cache: list = []
+
+
 def wall_tiles(wall_filter: WallFilter, now: datetime, *, stale: bool) -> list[Tile]:
     return [
         tile_for(station, stale=stale, now=now)
@@ -106,12 +127,30 @@ def render_heartbeat(live_as_of: datetime | None, *, stale: bool) -> str:
 
 
 def render_snapshot(wall_filter: WallFilter, now: datetime | None = None) -> str:
-    """Everything a wall shows, as out-of-band swaps: sent when a socket (re)connects."""
+    """Everything a wall shows, as out-of-band swaps: sent when a socket (re)connects.
+
+    Walls with the same filter share one rendering until the next poll: after a restart,
+    every screen reconnects within seconds and asks for the same snapshot.
+    """
     now = now or timezone.now()
     health = ingest_health(now)
+    key = (wall_filter, health.live_as_of, health.stale)
+    with _snapshot_lock:
+        cached = _snapshots.get(key)
+    if cached is not None:
+        return cached
     tiles = wall_tiles(wall_filter, now, stale=health.stale)
     grid = render_to_string("wall/_grid.html", {"tiles": tiles, "oob": True})
-    return grid + render_heartbeat(health.live_as_of, stale=health.stale)
+    html = grid + render_heartbeat(health.live_as_of, stale=health.stale)
+    with _snapshot_lock:
+        if len(_snapshots) >= 64:
+            _snapshots.clear()
+        _snapshots[key] = html
+    return html
+
+
+_snapshots: dict[tuple[WallFilter, datetime | None, bool], str] = {}
+_snapshot_lock = threading.Lock()
 
 
 def render_station_live(station_id: int, now: datetime | None = None) -> str | None:
@@ -141,14 +180,19 @@ def fan_out(event: StationsChanged) -> dict[str, str]:
 
 
 def publish_cycle(event: StationsChanged) -> None:
-    """After each successful live poll: the change event, the tiles, then the heartbeat."""
+    """After each successful live poll: the change event, then one message per wall group.
+
+    Every wall group hears from every poll (its changed tiles and the heartbeat in one
+    frame), so a screen gets exactly one frame per poll however many stations changed.
+    """
     events.publish(event)
-    for group, html in fan_out(event).items():
+    heartbeat = render_heartbeat(event.at, stale=False)
+    messages = fan_out(event)
+    for group in wall_groups() | messages.keys():
+        html = messages.get(group, "")
+        if group.startswith("wall."):
+            html += heartbeat
         events.send(group, {"type": HTML_MESSAGE, "html": html})
-    events.send(
-        HEARTBEAT_GROUP,
-        {"type": HTML_MESSAGE, "html": render_heartbeat(event.at, stale=False)},
-    )
 
 
 def client_settings(rotation_seconds: int | None = None) -> dict[str, int | float]:

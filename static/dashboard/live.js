@@ -13,7 +13,7 @@
   /* Reconnect after any close, with capped full jitter (a restart does not bring every
    * screen back at once). The ws extension only retries some close codes by itself. */
   htmx.config.wsReconnectDelay = function (retry) {
-    return Math.random() * Math.min(30000, 1000 * Math.pow(2, retry));
+    return Math.random() * Math.min(30000, 3000 * Math.pow(2, retry));
   };
 
   function elapsed(ms) {

@@ -13,7 +13,7 @@ from django.test import Client
 from django.test.signals import template_rendered
 
 from dashboard.asgi import application
-from dashboard.wall import ALL_GROUP, HEARTBEAT_GROUP, WallFilter, fan_out, groups_of
+from dashboard.wall import ALL_GROUP, WallFilter, fan_out, groups_of, wall_groups
 from screens import services as screens
 from screens.models import Screen
 from stations.jobs import run_job
@@ -97,11 +97,12 @@ def test_a_logged_in_wall_gets_a_snapshot_then_each_change(sim, cwork, clock):
 
         sim.world.change_state(handle, state, "")
         await database_sync_to_async(run_job)("live", client=cwork, now=clock())
-        frames = [await ws.receive_from(timeout=5) for _ in range(2)]
+        frame = await ws.receive_from(timeout=5)
+        assert await ws.receive_nothing(timeout=0.3)  # one frame per poll
         await ws.disconnect()
-        return frames
+        return frame
 
-    tiles, heartbeat = async_to_sync(scenario)()
+    tiles = heartbeat = async_to_sync(scenario)()
     live = LiveStatus.objects.select_related("state").get(station__cwork_id=handle)
     assert f'id="tile-{live.station_id}"' in tiles
     assert live.state.name in tiles
@@ -163,7 +164,7 @@ def test_groups_cover_every_screen_that_shows_a_station(sim, cwork, clock):
     for station in Station.objects.all():
         groups = groups_of(station)
         assert ALL_GROUP in groups
-        assert HEARTBEAT_GROUP not in groups
+        assert groups <= wall_groups() | {f"station.{station.pk}"}
         for mdc in station.mdc_groups:
             assert WallFilter(mdc_group=mdc).group() in groups
 
