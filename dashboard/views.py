@@ -29,7 +29,7 @@ def wall_page(request: HttpRequest) -> HttpResponse:
     health = ingest_health(now)
     context = {
         "grant": grant,
-        "tiles": wall.wall_tiles(grant.filter, now, stale=health.stale),
+        "tiles": wall.wall_tiles(grant.filter, now),
         "live_as_of": health.live_as_of,
         "stale": health.stale,
         "client": wall.client_settings(grant.rotation),

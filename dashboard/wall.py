@@ -108,9 +108,12 @@ def wall_groups() -> set[str]:
 _groups_cache: list = []
 
 
-def wall_tiles(wall_filter: WallFilter, now: datetime, *, stale: bool) -> list[Tile]:
+def wall_tiles(wall_filter: WallFilter, now: datetime) -> list[Tile]:
+    """The tiles as CWork last reported them. Whether that report is stale is the page's to
+    show (it dims every tile until heartbeats return), never baked into a tile: a tile sent
+    during an outage would otherwise stay "not reporting" after CWork is back."""
     return [
-        tile_for(station, stale=stale, now=now)
+        tile_for(station, stale=False, now=now)
         for station in tile_stations()
         if wall_filter.matches(station)
     ]
@@ -139,7 +142,7 @@ def render_snapshot(wall_filter: WallFilter, now: datetime | None = None) -> str
         cached = _snapshots.get(key)
     if cached is not None:
         return cached
-    tiles = wall_tiles(wall_filter, now, stale=health.stale)
+    tiles = wall_tiles(wall_filter, now)
     grid = render_to_string("wall/_grid.html", {"tiles": tiles, "oob": True})
     html = grid + render_heartbeat(health.live_as_of, stale=health.stale)
     with _snapshot_lock:
@@ -158,8 +161,7 @@ def render_station_live(station_id: int, now: datetime | None = None) -> str | N
     station = tile_stations().filter(pk=station_id).first()
     if station is None:
         return None
-    stale = ingest_health(now).stale
-    return _station_live_html(tile_for(station, stale=stale, now=now), now)
+    return _station_live_html(tile_for(station, stale=False, now=now), now)
 
 
 def _station_live_html(tile: Tile, now: datetime) -> str:

@@ -69,8 +69,9 @@
     var ratio = grid.clientWidth / Math.max(1, grid.clientHeight);
     var cols = Math.max(1, Math.min(shown, Math.round(Math.sqrt(shown * ratio / 1.3))));
     var rows = Math.ceil(shown / cols);
-    grid.style.setProperty("--cols", cols);
-    grid.style.setProperty("--rows", rows);
+    var shape = document.getElementById("wall") || grid;
+    shape.style.setProperty("--cols", cols);
+    shape.style.setProperty("--rows", rows);
     tiles.forEach(function (el, i) {
       if (Math.floor(i / perPage) === page) el.removeAttribute("data-page-hidden");
       else el.setAttribute("data-page-hidden", "");
@@ -114,14 +115,16 @@
     }
     checkStale();
   });
-  body.addEventListener("htmx:oobAfterSwap", function (evt) {
-    var id = evt.detail.target && evt.detail.target.id;
-    if (id === "wall-heartbeat") lastBeat = Date.now();
-    if (id === "wall-grid") { lastBeat = Date.now(); layout(); }
-    if (id === "wall-command") runCommand(evt.detail.target);
-    if (id && id.indexOf("tile-") === 0) layout();
+  /* After all of a message's swaps: htmx restores swapped elements' own attributes during
+   * the swap, so the grid's shape is set on its (never swapped) parent, afterwards. */
+  body.addEventListener("htmx:wsAfterMessage", function (evt) {
+    var message = evt.detail.message || "";
+    if (message.indexOf('id="wall-heartbeat"') >= 0) lastBeat = Date.now();
+    if (message.indexOf('id="wall-grid"') >= 0 || message.indexOf('id="tile-') >= 0) layout();
+    if (message.indexOf('id="wall-command"') >= 0) runCommand(document.getElementById("wall-command"));
     tick();
   });
+  body.addEventListener("htmx:afterSettle", function () { layout(); });
 
   /* A browser without WebSockets asks for the same snapshot with HTMX instead. */
   if (!("WebSocket" in window) && body.dataset.fallbackUrl) {

@@ -1,0 +1,371 @@
+"""A real browser against real processes: the CWork simulator, the embedded dashboard, Chromium.
+
+The simulator runs as its own process so a test can kill it and start it again on the same
+port with the same seed; the dashboard runs as ``make run`` does, pointed at it. Every process
+gets a clean environment and its own process group, and is killed (group and all) at teardown.
+A failed test shows the end of each process's output and what the page logged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+
+from tests.dashboard.test_settings import clean_environment
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+API_KEY = "demo-key"
+STATIONS = 12
+SEED = 7
+#: Seconds between live polls (POLL_INTERVAL of the dashboard under test).
+POLL_INTERVAL = 1.0
+#: Seconds after which daphne closes every WebSocket (the page must reconnect by itself).
+WEBSOCKET_TIMEOUT = 8
+TV = {"width": 1920, "height": 1080}
+TABLET = {"width": 1024, "height": 768}
+
+#: Recorded in the page before any of its scripts run: every open and close of the wall's
+#: socket as htmx's ws extension reports it, with the close code, in the page's own clock.
+SOCKET_LOG_SCRIPT = """
+window.__sockets = [];
+document.addEventListener("htmx:wsOpen", function () {
+  window.__sockets.push({type: "open", at: Date.now()});
+});
+document.addEventListener("htmx:wsClose", function (evt) {
+  var e = evt.detail.event;
+  window.__sockets.push({type: "close", at: Date.now(), code: e.code, reason: e.reason,
+                         clean: e.wasClean});
+});
+"""
+
+
+def unavailable(reason: str) -> None:
+    """Skip on a developer's machine; in CI a missing browser is a failure."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: it must be installed)", pytrace=False)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def get_json(url: str) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+    file: IO[bytes] = field(repr=False)
+
+    def output(self) -> str:
+        if not self.file.closed:
+            self.file.flush()
+        return self.log.read_text(errors="replace")
+
+    def tail(self, lines: int = 60) -> str:
+        return "\n".join(self.output().splitlines()[-lines:])
+
+    def status(self) -> str:
+        code = self.popen.poll()
+        return "running" if code is None else f"exited {code}"
+
+    def kill(self) -> None:
+        """The whole process group, at once (a crash, not a shutdown)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(timeout=10)
+        self.file.close()
+
+
+class Stack:
+    """The simulator and the embedded dashboard on free loopback ports."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.data_dir = workdir / "data"
+        self.data_dir.mkdir()
+        self.sim_port = free_port()
+        self.web_port = free_port()
+        self.processes: list[Process] = []
+        self.simulator: Process | None = None
+        self.dashboard: Process | None = None
+        self.password = ""
+
+    @property
+    def sim_url(self) -> str:
+        return f"http://127.0.0.1:{self.sim_port}"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def _start(self, name: str, argv: list[str], env: dict[str, str]) -> Process:
+        log = self.workdir / f"{name}-{len(self.processes)}.log"
+        file = log.open("wb")
+        try:
+            popen = subprocess.Popen(
+                [sys.executable, *argv],
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except BaseException:
+            file.close()
+            raise
+        process = Process(name, popen, log, file)
+        self.processes.append(process)
+        return process
+
+    def start_simulator(self, timeout: float = 20.0) -> None:
+        """The simulator on its port, always with the same seed: the same factory each time."""
+        env = clean_environment(self.data_dir)
+        env["PYTHONUNBUFFERED"] = "1"
+        argv = ["-m", "cwork.simulator", "--host", "127.0.0.1", "--port", str(self.sim_port)]
+        argv += ["--stations", str(STATIONS), "--seed", str(SEED), "--api-key", API_KEY]
+        argv += ["--history-days", "2"]  # a short past: quick to start and to back-fill
+        self.simulator = self._start("simulator", argv, env)
+        deadline = time.monotonic() + timeout
+        while not listening(self.sim_port):
+            if self.simulator.popen.poll() is not None:
+                self.fail(f"the simulator exited: {self.simulator.status()}")
+            if time.monotonic() > deadline:
+                self.fail(f"the simulator did not listen within {timeout:g} s")
+            time.sleep(0.05)
+
+    def kill_simulator(self) -> None:
+        assert self.simulator is not None
+        self.simulator.kill()
+        self.simulator = None
+
+    def start_dashboard(self, timeout: float = 60.0) -> None:
+        env = clean_environment(self.data_dir)
+        env.update(
+            PYTHONUNBUFFERED="1",
+            CWORK_URL=self.sim_url,
+            CWORK_API_KEY=API_KEY,
+            POLL_INTERVAL=f"{POLL_INTERVAL:g}",
+            HISTORY_BACKFILL_DAYS="1",
+        )
+        argv = ["manage.py", "runembedded", "--host", "127.0.0.1", "--port", str(self.web_port)]
+        argv += ["--websocket-timeout", str(WEBSOCKET_TIMEOUT)]
+        self.dashboard = self._start("runembedded", argv, env)
+        deadline = time.monotonic() + timeout
+        health: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            if self.dashboard.popen.poll() is not None:
+                self.fail(f"runembedded exited: {self.dashboard.status()}")
+            if not self.password:
+                found = re.search(r"log in as demo with password (\S+)", self.dashboard.output())
+                self.password = found.group(1) if found else ""
+            if self.password and listening(self.web_port):
+                status, health = get_json(f"{self.web_url}/health")
+                if status == 200 and health.get("status") == "ok":
+                    return
+            time.sleep(0.2)
+        self.fail(
+            f"the dashboard was not fresh within {timeout:g} s (password seen: "
+            f"{bool(self.password)}, last health: {health})"
+        )
+
+    def fail(self, reason: str) -> None:
+        """Fail with every process's output: a fixture's failure has no report section."""
+        pytest.fail(f"{reason}\n{self.report()}", pytrace=False)
+
+    def report(self) -> str:
+        return "\n".join(
+            f"----- {p.name} (pid {p.popen.pid}, {p.status()}), last lines -----\n{p.tail()}"
+            for p in self.processes
+        )
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.popen.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for process in self.processes:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.popen.wait(max(0.1, deadline - time.monotonic()))
+        for process in self.processes:
+            # Whatever is left in the group (a child that outlived its parent) goes too.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.popen.pid, signal.SIGKILL)
+            process.popen.wait()
+            process.file.close()
+
+
+@dataclass
+class Socket:
+    """One WebSocket the page opened, as Playwright saw it."""
+
+    url: str
+    created: float
+    closed: float | None = None
+    snapshot: bool = False
+
+
+@dataclass
+class Wall:
+    """The logged-in wall page, with what it logged and the sockets it opened."""
+
+    page: Any
+    console: list[str] = field(default_factory=list)
+    sockets: list[Socket] = field(default_factory=list)
+
+    def watch(self, page: Any) -> None:
+        page.on("console", lambda msg: self.console.append(f"[{msg.type}] {msg.text}"))
+        page.on("pageerror", lambda exc: self.console.append(f"[pageerror] {exc}"))
+        page.on("websocket", self._socket)
+
+    def _socket(self, ws: Any) -> None:
+        record = Socket(ws.url, time.monotonic())
+        self.sockets.append(record)
+
+        def closed(_: Any) -> None:
+            record.closed = time.monotonic()
+
+        def frame(payload: str | bytes) -> None:
+            if isinstance(payload, str) and 'id="wall-grid"' in payload:
+                record.snapshot = True
+
+        ws.on("close", closed)
+        ws.on("framereceived", frame)
+
+    def socket_log(self) -> list[dict[str, Any]]:
+        return self.page.evaluate("window.__sockets || []")
+
+    def report(self) -> str:
+        lines = [*self.console[-80:], "----- sockets (htmx events) -----"]
+        with contextlib.suppress(Exception):
+            lines += [json.dumps(entry) for entry in self.socket_log()]
+        return "\n".join(lines)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def chromium_path() -> Path:
+    """Checked before any process starts."""
+    if not CHROMIUM.exists():
+        unavailable(f"Chromium is not installed at {CHROMIUM}")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    processes = Stack(tmp_path_factory.mktemp("browser"))
+    try:
+        processes.start_simulator()
+        processes.start_dashboard()
+        yield processes
+    finally:
+        processes.stop_all()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path: Path) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(chromium_path), args=CHROMIUM_ARGS, timeout=30_000
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture(scope="module")
+def context(browser: Any, stack: Stack) -> Iterator[Any]:
+    """A browser session logged in as the demo user."""
+    ctx = browser.new_context(viewport=TV, base_url=stack.web_url)
+    ctx.set_default_timeout(15_000)
+    ctx.add_init_script(SOCKET_LOG_SCRIPT)
+    page = ctx.new_page()
+    page.goto("/login/?next=/wall/")
+    page.fill("#id_username", "demo")
+    page.fill("#id_password", stack.password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/wall/")
+    page.close()
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+def open_wall(context: Any, viewport: dict[str, int]) -> Wall:
+    page = context.new_page()
+    page.set_viewport_size(viewport)
+    wall = Wall(page)
+    wall.watch(page)
+    page.goto("/wall/")
+    page.wait_for_function(
+        "n => document.querySelectorAll('#wall-grid > li.tile').length === n",
+        arg=STATIONS,
+        timeout=15_000,
+    )
+    return wall
+
+
+@pytest.fixture(scope="module")
+def wall(context: Any) -> Wall:
+    """The wall on a TV (1920×1080), opened once and never reloaded by the tests."""
+    return open_wall(context, TV)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    """A failed test shows the end of every process's output and what the page logged."""
+    report = yield
+    if report.failed:
+        funcargs = getattr(item, "funcargs", {})
+        stack = funcargs.get("stack")
+        if isinstance(stack, Stack) and stack.processes:
+            report.sections.append(("subprocess output", stack.report()))
+        wall = funcargs.get("wall")
+        if isinstance(wall, Wall):
+            report.sections.append(("browser console", wall.report()))
+    return report
