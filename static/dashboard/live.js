@@ -54,6 +54,9 @@
     banner.hidden = !text;
     banner.textContent = text;
     body.classList.toggle("stale", !!text);
+    // Each dimmed tile says when its data is from (CSS shows it while the page is stale).
+    var label = beat.dataset.time ? banner.dataset.textTile.replace("%(time)s", beat.dataset.time) : "";
+    body.style.setProperty("--last-update", JSON.stringify(label));
   }
 
   /* Pages: as many tiles as fit (at most page-size), the grid shaped to fill the screen. */

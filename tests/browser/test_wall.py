@@ -200,6 +200,10 @@ def test_the_wall_shows_stale_data_as_stale_and_recovers_by_itself(stack: Stack,
         assert banner.is_visible()
         assert banner.inner_text().startswith(prefix)
         assert "stale" in page.evaluate("document.body.className").split()
+        tile_note = page.evaluate(
+            "getComputedStyle(document.querySelector('.wall-grid > .tile'), '::after').content"
+        )
+        assert "last update" in tile_note  # each dimmed tile says when its data is from
     finally:
         if stack.simulator is None:
             stack.start_simulator()
