@@ -51,16 +51,16 @@ import random
 import secrets
 import shutil
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+from devtools.processes import Processes, free_port, listening
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "wall_fanout.json"
@@ -88,12 +88,6 @@ WARMUP_SENDS = 2
 
 
 # --- services: the database, Redis, the processes ------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def pg_connect(dbname: str = "postgres") -> Any:
@@ -137,87 +131,6 @@ def bench_redis() -> Iterator[tuple[str, str]]:
         client.close()
 
 
-@dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen[bytes]
-    log: Path
-    file: IO[bytes] = field(repr=False)
-
-    def tail(self, lines: int = 30) -> str:
-        self.file.flush()
-        text = self.log.read_text(errors="replace").splitlines()
-        return "\n".join(text[-lines:])
-
-
-class Processes:
-    """Each in its own process group, so a stop reaches every child it made."""
-
-    def __init__(self, logs: Path, env: dict[str, str]) -> None:
-        self.logs = logs
-        self.env = env
-        self.running: list[Process] = []
-
-    def start(self, name: str, argv: list[str]) -> Process:
-        log = self.logs / f"{name}.log"
-        file = log.open("wb")
-        try:
-            popen = subprocess.Popen(  # noqa: S603 - our own scripts and interpreter
-                argv,
-                cwd=ROOT,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        except BaseException:
-            file.close()
-            raise
-        process = Process(name, popen, log, file)
-        self.running.append(process)
-        return process
-
-    def check_alive(self) -> None:
-        for process in self.running:
-            if process.popen.poll() is not None:
-                raise RuntimeError(
-                    f"{process.name} exited with status {process.popen.returncode}:\n"
-                    f"{process.tail()}"
-                )
-
-    def report(self) -> str:
-        return "\n".join(
-            f"----- {p.name} (pid {p.popen.pid}), last lines -----\n{p.tail()}"
-            for p in self.running
-        )
-
-    def __enter__(self) -> Processes:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        if exc_type is not None and self.running:
-            print(self.report(), file=sys.stderr)
-        self.stop_all()
-
-    def stop_all(self, timeout: float = 10.0) -> None:
-        for process in self.running:
-            _killpg(process.popen.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for process in self.running:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.popen.wait(max(0.1, deadline - time.monotonic()))
-        for process in self.running:
-            _killpg(process.popen.pid, signal.SIGKILL)  # whatever is left in the group
-            process.popen.wait()
-            process.file.close()
-
-
-def _killpg(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
 def wait_until(what: str, check: Callable[[], Any], processes: Processes, timeout: float) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -248,12 +161,6 @@ def _simulator_answers(url: str) -> bool:
     except Exception:
         return False
     return True
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 # --- CPU and memory of a process -------------------------------------------------------------
@@ -887,7 +794,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # As in docker-compose.yml: the worker and beat start once web has migrated.
         processes.start("worker", [str(ROOT / "bin" / "worker")])
         processes.start("beat", [str(ROOT / "bin" / "beat")])
-        wait_until("the baseline", lambda: _port_open(baseline_port), processes, 30)
+        wait_until("the baseline", lambda: listening(baseline_port), processes, 30)
         if "daphne" not in cmdline(web.popen.pid):
             raise RuntimeError(f"bin/web is not daphne: {cmdline(web.popen.pid)}")
 

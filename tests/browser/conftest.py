@@ -12,9 +12,6 @@ import contextlib
 import json
 import os
 import re
-import signal
-import socket
-import subprocess
 import sys
 import time
 import urllib.error
@@ -22,13 +19,13 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
+from devtools.processes import Process, Processes, free_port, listening
 from tests.dashboard.test_settings import clean_environment
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -71,51 +68,12 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def listening(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 def get_json(url: str) -> tuple[int, dict[str, Any]]:
     try:
         with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}")
-
-
-@dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen[bytes]
-    log: Path
-    file: IO[bytes] = field(repr=False)
-
-    def output(self) -> str:
-        if not self.file.closed:
-            self.file.flush()
-        return self.log.read_text(errors="replace")
-
-    def tail(self, lines: int = 60) -> str:
-        return "\n".join(self.output().splitlines()[-lines:])
-
-    def status(self) -> str:
-        code = self.popen.poll()
-        return "running" if code is None else f"exited {code}"
-
-    def kill(self) -> None:
-        """The whole process group, at once (a crash, not a shutdown)."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        self.popen.wait(timeout=10)
-        self.file.close()
 
 
 class Stack:
@@ -127,7 +85,9 @@ class Stack:
         self.data_dir.mkdir()
         self.sim_port = free_port()
         self.web_port = free_port()
-        self.processes: list[Process] = []
+        env = clean_environment(self.data_dir)
+        env["PYTHONUNBUFFERED"] = "1"
+        self.processes = Processes(workdir, env)
         self.simulator: Process | None = None
         self.dashboard: Process | None = None
         self.password = ""
@@ -140,34 +100,13 @@ class Stack:
     def web_url(self) -> str:
         return f"http://127.0.0.1:{self.web_port}"
 
-    def _start(self, name: str, argv: list[str], env: dict[str, str]) -> Process:
-        log = self.workdir / f"{name}-{len(self.processes)}.log"
-        file = log.open("wb")
-        try:
-            popen = subprocess.Popen(
-                [sys.executable, *argv],
-                cwd=ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        except BaseException:
-            file.close()
-            raise
-        process = Process(name, popen, log, file)
-        self.processes.append(process)
-        return process
-
     def start_simulator(self, timeout: float = 20.0) -> None:
         """The simulator on its port, always with the same seed: the same factory each time."""
-        env = clean_environment(self.data_dir)
-        env["PYTHONUNBUFFERED"] = "1"
-        argv = ["-m", "cwork.simulator", "--host", "127.0.0.1", "--port", str(self.sim_port)]
+        argv = [sys.executable, "-m", "cwork.simulator"]
+        argv += ["--host", "127.0.0.1", "--port", str(self.sim_port)]
         argv += ["--stations", str(STATIONS), "--seed", str(SEED), "--api-key", API_KEY]
         argv += ["--history-days", "2"]  # a short past: quick to start and to back-fill
-        self.simulator = self._start("simulator", argv, env)
+        self.simulator = self.processes.start("simulator", argv)
         deadline = time.monotonic() + timeout
         while not listening(self.sim_port):
             if self.simulator.popen.poll() is not None:
@@ -182,17 +121,16 @@ class Stack:
         self.simulator = None
 
     def start_dashboard(self, timeout: float = 60.0) -> None:
-        env = clean_environment(self.data_dir)
-        env.update(
-            PYTHONUNBUFFERED="1",
-            CWORK_URL=self.sim_url,
-            CWORK_API_KEY=API_KEY,
-            POLL_INTERVAL=f"{POLL_INTERVAL:g}",
-            HISTORY_BACKFILL_DAYS="1",
-        )
-        argv = ["manage.py", "runembedded", "--host", "127.0.0.1", "--port", str(self.web_port)]
+        env = {
+            "CWORK_URL": self.sim_url,
+            "CWORK_API_KEY": API_KEY,
+            "POLL_INTERVAL": f"{POLL_INTERVAL:g}",
+            "HISTORY_BACKFILL_DAYS": "1",
+        }
+        argv = [sys.executable, "manage.py", "runembedded"]
+        argv += ["--host", "127.0.0.1", "--port", str(self.web_port)]
         argv += ["--websocket-timeout", str(WEBSOCKET_TIMEOUT)]
-        self.dashboard = self._start("runembedded", argv, env)
+        self.dashboard = self.processes.start("runembedded", argv, env)
         deadline = time.monotonic() + timeout
         health: dict[str, Any] = {}
         while time.monotonic() < deadline:
@@ -216,25 +154,10 @@ class Stack:
         pytest.fail(f"{reason}\n{self.report()}", pytrace=False)
 
     def report(self) -> str:
-        return "\n".join(
-            f"----- {p.name} (pid {p.popen.pid}, {p.status()}), last lines -----\n{p.tail()}"
-            for p in self.processes
-        )
+        return self.processes.report()
 
     def stop_all(self) -> None:
-        for process in self.processes:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.popen.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for process in self.processes:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.popen.wait(max(0.1, deadline - time.monotonic()))
-        for process in self.processes:
-            # Whatever is left in the group (a child that outlived its parent) goes too.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.popen.pid, signal.SIGKILL)
-            process.popen.wait()
-            process.file.close()
+        self.processes.stop_all()
 
 
 @dataclass
@@ -363,7 +286,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     if report.failed:
         funcargs = getattr(item, "funcargs", {})
         stack = funcargs.get("stack")
-        if isinstance(stack, Stack) and stack.processes:
+        if isinstance(stack, Stack) and stack.processes.running:
             report.sections.append(("subprocess output", stack.report()))
         wall = funcargs.get("wall")
         if isinstance(wall, Wall):

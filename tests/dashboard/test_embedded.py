@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +16,7 @@ from django.contrib.auth import get_user_model
 from dashboard.embedded import DEMO_USER, demo_login
 from dashboard.schedule import Entry, beat_schedule
 from dashboard.scheduler import EmbeddedScheduler
+from devtools.processes import free_port
 from tests.dashboard.test_settings import clean_environment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,12 +72,6 @@ def test_the_embedded_scheduler_never_runs_an_entry_twice_at_once():
     scheduler.stop()
     assert overlaps == 0
     assert 3 <= runs <= 5  # back to back, never a backlog
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url: str) -> tuple[int, str]:

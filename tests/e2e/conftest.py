@@ -7,23 +7,20 @@ whether the suite itself runs embedded (SQLite) or against PostgreSQL.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
-import signal
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import psycopg
 import pytest
 import redis
 from psycopg import sql
+
+from devtools import processes
+from devtools.processes import Process
+from devtools.processes import free_port as free_port  # for the tests
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
@@ -47,106 +44,17 @@ def pg_connect(dbname: str = "postgres") -> psycopg.Connection:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+class Processes(processes.Processes):
+    """The bin/ scripts docker-compose.yml runs; a dead one fails the test."""
 
-
-@dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen[bytes]
-    log: Path
-    _file: IO[bytes] = field(repr=False)
-
-    def tail(self, lines: int = 60) -> str:
-        self._file.flush()
-        text = self.log.read_text(errors="replace").splitlines()
-        return "\n".join(text[-lines:])
-
-
-class Processes:
-    """Started in their own process groups, so a stop reaches every child they made."""
-
-    def __init__(self, logs: Path, env: dict[str, str]) -> None:
-        self.logs = logs
-        self.env = env
-        self.running: list[Process] = []
-
-    def start(self, name: str, *argv: str) -> Process:
-        log = self.logs / f"{name}.log"
-        file = log.open("wb")
-        try:
-            popen = subprocess.Popen(
-                [str(ROOT / "bin" / name), *argv],
-                cwd=ROOT,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        except BaseException:
-            file.close()
-            raise
-        process = Process(name, popen, log, file)
-        self.running.append(process)
-        return process
+    def start(self, name: str, *argv: str) -> Process:  # type: ignore[override]
+        return super().start(name, [str(ROOT / "bin" / name), *argv])
 
     def check_alive(self) -> None:
-        for process in self.running:
-            if process.popen.poll() is not None:
-                pytest.fail(
-                    f"{process.name} exited with status {process.popen.returncode}",
-                    pytrace=False,
-                )
-
-    def report(self) -> str:
-        return "\n".join(
-            f"----- {p.name} (pid {p.popen.pid}, {self._status(p)}), last lines -----\n{p.tail()}"
-            for p in self.running
-        )
-
-    @staticmethod
-    def _status(process: Process) -> str:
-        code = process.popen.poll()
-        return "running" if code is None else f"exited {code}"
-
-    def stop_all(self, timeout: float = 10.0) -> None:
-        for process in self.running:
-            self._signal(process, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for process in self.running:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.popen.wait(max(0.1, deadline - time.monotonic()))
-        for process in self.running:
-            # Whatever is left in the group (a child that outlived its parent) goes too.
-            self._signal(process, signal.SIGKILL)
-            process.popen.wait()
-            process._file.close()
-
-    def leftovers(self, timeout: float = 5.0) -> list[str]:
-        """The processes whose group still has a member, once given time to be reaped."""
-        deadline = time.monotonic() + timeout
-        while True:
-            alive = [p.name for p in self.running if self._group_alive(p.popen.pid)]
-            if not alive or time.monotonic() > deadline:
-                return alive
-            time.sleep(0.1)
-
-    @staticmethod
-    def _group_alive(pgid: int) -> bool:
         try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-
-    @staticmethod
-    def _signal(process: Process, sig: signal.Signals) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.popen.pid, sig)
+            super().check_alive()
+        except RuntimeError as exc:
+            pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture(scope="module")
