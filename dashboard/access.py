@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils.crypto import get_random_string
 
+from accounts.permissions import visible_stations
 from dashboard.wall import WallFilter
 from screens import services as screens
 
@@ -24,10 +25,33 @@ class WallGrant:
     #: Seconds between pages; None for the default.
     rotation: int | None = None
 
+    @property
+    def stations(self) -> frozenset[int] | None:
+        """The stations a limited user may see (None: no limit); the filter applies it."""
+        return self.filter.stations
+
+
+def station_limit(user: Any) -> frozenset[int] | None:
+    """The ids of the stations ``user`` may see, or None when they may see every station.
+
+    Taken when a page is served or a socket opens: a socket keeps it until it reconnects.
+    """
+    from accounts.models import Profile
+
+    if user.is_superuser:
+        return None
+    try:
+        profile = user.profile
+    except Profile.DoesNotExist:
+        return None
+    if not profile.limited:
+        return None
+    return frozenset(visible_stations(user).values_list("pk", flat=True))
+
 
 def _grant(user: Any, screen: Any, query: Mapping[str, str]) -> WallGrant | None:
     if user is not None and user.is_authenticated:
-        return WallGrant(filter=WallFilter.from_mapping(query))
+        return WallGrant(filter=WallFilter.from_mapping(query, stations=station_limit(user)))
     if screen is not None:
         return WallGrant(
             filter=WallFilter.from_mapping(screen.filters),
@@ -36,6 +60,11 @@ def _grant(user: Any, screen: Any, query: Mapping[str, str]) -> WallGrant | None
             rotation=screen.rotation_seconds,
         )
     return None
+
+
+def may_see_station(user: Any, station_id: int) -> bool:
+    """A station page's socket: the user's limit applies as on the page."""
+    return visible_stations(user).filter(pk=station_id).exists()
 
 
 def wall_grant_for_request(request: HttpRequest) -> WallGrant | None:

@@ -57,6 +57,12 @@ class WallConsumer(LiveConsumer):
         if grant is not None and grant.screen_id is not None:
             await database_sync_to_async(access.screen_socket_closed)(grant.screen_id)
 
+    async def live_html(self, event: dict[str, Any]) -> None:
+        """A limited user's wall gets the tiles of its own stations only."""
+        html = wall.html_for(event, self.grant.filter)
+        if html:
+            await self.send(text_data=html)
+
     async def screen_identify(self, event: dict[str, Any]) -> None:
         await self.send(text_data=access.command_html("identify", event.get("name", "")))
 
@@ -74,6 +80,9 @@ class StationConsumer(LiveConsumer):
         station_id = int(self.scope["url_route"]["kwargs"]["pk"])
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
+            await self.close(code=FORBIDDEN)
+            return
+        if not await database_sync_to_async(access.may_see_station)(user, station_id):
             await self.close(code=FORBIDDEN)
             return
         html = await database_sync_to_async(wall.render_station_live)(station_id)

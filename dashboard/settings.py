@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "stations",
     "screens",
     "accounts",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -179,6 +180,23 @@ STORAGES = {
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", PRODUCTION)
 SESSION_COOKIE_HTTPONLY = True
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
+# Served over HTTPS (as secure cookies say): plain HTTP is redirected, except the health
+# check that load balancers and containers ask for on the inside.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", SESSION_COOKIE_SECURE)
+SECURE_REDIRECT_EXEMPT = [r"^health$"]
+# Strict-Transport-Security is only sent over HTTPS: 0 turns it off.
+SECURE_HSTS_SECONDS = env.int(
+    "SECURE_HSTS_SECONDS", 365 * 86400 if SECURE_SSL_REDIRECT else 0, minimum=0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", True)
+
+# --- logins -----------------------------------------------------------------------------------
+#: Failed logins allowed per user name, and per client address, within the window; more are
+#: refused (without checking the password) until the oldest failure leaves the window.
+LOGIN_FAILURES_PER_USER = env.int("LOGIN_FAILURES_PER_USER", 5, minimum=1)
+LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1)
+LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", 15 * 60, minimum=60)
 
 # --- CWork ------------------------------------------------------------------------------------
 SIMULATOR_PORT = env.int("SIMULATOR_PORT", 8081, minimum=1)

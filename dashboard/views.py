@@ -34,7 +34,7 @@ def wall_page(request: HttpRequest) -> HttpResponse:
         "stale": health.stale,
         "client": wall.client_settings(grant.rotation),
         "ws_path": "/ws/wall/" + (f"?{grant.filter.query()}" if grant.filter.query() else ""),
-        "choices": wall.distinct_choices() if grant.screen_id is None else None,
+        "choices": wall.distinct_choices(grant.stations) if grant.screen_id is None else None,
     }
     return render(request, "wall/wall.html", context)
 

@@ -42,21 +42,34 @@ def station_group(station_id: int) -> str:
     return f"station.{station_id}"
 
 
+#: The filters a wall's URL may hold.
+URL_FIELDS = ("workshop", "mdc_group", "dnc_group")
+
+
 @dataclass(frozen=True, slots=True)
 class WallFilter:
-    """Which stations a wall shows; blank means all. Kept in the wall's URL."""
+    """Which stations a wall shows; blank means all. Kept in the wall's URL, except
+    ``stations``: the ids a limited user may see (None: no limit), never from the URL."""
 
     workshop: str = ""
     mdc_group: str = ""
     dnc_group: str = ""
+    stations: frozenset[int] | None = None
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, str]) -> WallFilter:
-        return cls(**{name: str(data.get(name, "")).strip()[:200] for name in cls.__slots__})
+    def from_mapping(
+        cls, data: Mapping[str, str], *, stations: frozenset[int] | None = None
+    ) -> WallFilter:
+        values = {name: str(data.get(name, "")).strip()[:200] for name in URL_FIELDS}
+        return cls(**values, stations=stations)
+
+    def allows(self, station_id: int) -> bool:
+        return self.stations is None or station_id in self.stations
 
     def matches(self, station: Station) -> bool:
         return (
-            (not self.workshop or station.workshop == self.workshop)
+            self.allows(station.pk)
+            and (not self.workshop or station.workshop == self.workshop)
             and (not self.dnc_group or station.dnc_group == self.dnc_group)
             and (not self.mdc_group or self.mdc_group in (station.mdc_groups or []))
         )
@@ -72,7 +85,7 @@ class WallFilter:
         return ALL_GROUP
 
     def query(self) -> str:
-        return urlencode({k: getattr(self, k) for k in self.__slots__ if getattr(self, k)})
+        return urlencode({k: getattr(self, k) for k in URL_FIELDS if getattr(self, k)})
 
     def label(self) -> str:
         return " · ".join(v for v in (self.workshop, self.mdc_group, self.dnc_group) if v)
@@ -168,17 +181,24 @@ def _station_live_html(tile: Tile, now: datetime) -> str:
     return render_to_string("stations/_station_live.html", {"tile": tile, "oob": True, "now": now})
 
 
-def fan_out(event: StationsChanged) -> dict[str, str]:
-    """The messages of one poll cycle: group -> HTML, each changed tile rendered once."""
-    messages: dict[str, list[str]] = defaultdict(list)
+def _fan_out_parts(event: StationsChanged) -> dict[str, list[tuple[int, str]]]:
+    """Group -> (station id, HTML) of each changed station, each tile rendered once."""
+    parts: dict[str, list[tuple[int, str]]] = defaultdict(list)
     changed = [change.station_id for change in event.changes]
     for station in tile_stations().filter(pk__in=changed):
         tile = tile_for(station, stale=False, now=event.at)
         html = render_tile(tile, oob=True)
         for group in groups_of(station):
-            messages[group].append(html)
-        messages[station_group(station.pk)].append(_station_live_html(tile, event.at))
-    return {group: "".join(parts) for group, parts in messages.items()}
+            parts[group].append((station.pk, html))
+        parts[station_group(station.pk)].append((station.pk, _station_live_html(tile, event.at)))
+    return parts
+
+
+def fan_out(event: StationsChanged) -> dict[str, str]:
+    """The messages of one poll cycle: group -> HTML, each changed tile rendered once."""
+    return {
+        group: "".join(html for _, html in parts) for group, parts in _fan_out_parts(event).items()
+    }
 
 
 def publish_cycle(event: StationsChanged) -> None:
@@ -186,15 +206,45 @@ def publish_cycle(event: StationsChanged) -> None:
 
     Every wall group hears from every poll (its changed tiles and the heartbeat in one
     frame), so a screen gets exactly one frame per poll however many stations changed.
+    A wall message also says which station each tile is and how long its HTML is
+    (``tiles``), so that the socket of a user limited to some stations can drop the others
+    (``html_for``) without rendering anything again.
     """
     events.publish(event)
     heartbeat = render_heartbeat(event.at, stale=False)
-    messages = fan_out(event)
-    for group in wall_groups() | messages.keys():
-        html = messages.get(group, "")
+    all_parts = _fan_out_parts(event)
+    for group in wall_groups() | all_parts.keys():
+        parts = all_parts.get(group, [])
+        message: dict[str, object] = {
+            "type": HTML_MESSAGE,
+            "html": "".join(html for _, html in parts),
+        }
         if group.startswith("wall."):
-            html += heartbeat
-        events.send(group, {"type": HTML_MESSAGE, "html": html})
+            message["html"] += heartbeat
+            message["tiles"] = [[station_id, len(html)] for station_id, html in parts]
+        events.send(group, message)
+
+
+def html_for(message: Mapping[str, object], wall_filter: WallFilter) -> str:
+    """A wall message's HTML, without the tiles of stations ``wall_filter`` does not allow.
+
+    What follows the tiles (the heartbeat) is kept. A message that does not say which tiles
+    it holds is dropped for a limited wall rather than risked.
+    """
+    html = str(message.get("html", ""))
+    if wall_filter.stations is None:
+        return html
+    spans = message.get("tiles")
+    if not isinstance(spans, list):
+        return ""
+    kept: list[str] = []
+    at = 0
+    for station_id, length in spans:
+        if wall_filter.allows(station_id):
+            kept.append(html[at : at + length])
+        at += length
+    kept.append(html[at:])
+    return "".join(kept)
 
 
 def client_settings(rotation_seconds: int | None = None) -> dict[str, int | float]:
@@ -207,9 +257,12 @@ def client_settings(rotation_seconds: int | None = None) -> dict[str, int | floa
     }
 
 
-def distinct_choices() -> dict[str, list[str]]:
-    """The values a wall can be filtered by, for the filter form."""
+def distinct_choices(limit: frozenset[int] | None = None) -> dict[str, list[str]]:
+    """The values a wall can be filtered by, for the filter form: only those of the stations
+    the viewer may see (``limit``; None for all)."""
     stations = Station.objects.filter(present_in_cwork=True).order_by()
+    if limit is not None:
+        stations = stations.filter(pk__in=limit)
     mdc: set[str] = set()
     for groups in stations.values_list("mdc_groups", flat=True):
         mdc.update(g for g in groups or [] if g)

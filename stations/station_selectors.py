@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from enum import IntEnum
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -207,15 +207,21 @@ def search(tiles: Iterable[Tile], query: str) -> list[Tile]:
     return [t for t, fields in indexed if matches_words(fields, words)]
 
 
-def station_overview(query: str, now: datetime) -> list[OverviewRow]:
+def station_overview(
+    query: str, now: datetime, visible: QuerySet[Station] | None = None
+) -> list[OverviewRow]:
     """Stations matching ``query``: breakdowns first, then stops, set-ups, production, off.
 
     Within a severity the station longest in its state comes first (it has waited longest),
-    then by name; stations with no known state go last.
+    then by name; stations with no known state go last. ``visible`` (the user's stations)
+    limits the list; None lists every station.
     """
     health = ingest_health(now)
     failures = failure_state_ids(State.objects.all())
-    tiles = [tile_for(station, stale=health.stale, now=now) for station in tile_stations()]
+    stations = tile_stations()
+    if visible is not None:
+        stations = stations.filter(pk__in=visible.values("pk"))
+    tiles = [tile_for(station, stale=health.stale, now=now) for station in stations]
     rows = [
         OverviewRow(
             tile,

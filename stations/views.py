@@ -15,7 +15,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from stations.models import Station
+from accounts.permissions import visible_stations
 from stations.station_selectors import station_detail, station_overview
 
 #: The longest search a user can type; anything longer is cut (never an error).
@@ -40,7 +40,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:QUERY_MAX_LENGTH]
     now = timezone.now()
     context = {
-        "rows": station_overview(query, now),
+        "rows": station_overview(query, now, visible_stations(request.user)),
         "query": query,
         "now": now,
         "refresh_seconds": max(OVERVIEW_REFRESH_SECONDS, round(settings.POLL_INTERVAL)),
@@ -57,7 +57,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 @login_required
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One station today; HTMX refreshes the day (with the live part out of band)."""
-    station = get_object_or_404(Station, pk=pk)
+    station = get_object_or_404(visible_stations(request.user), pk=pk)
     now = timezone.now()
     day = station_detail(station, now)
     context = {

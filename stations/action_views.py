@@ -1,0 +1,164 @@
+"""The station page's action panel: change or replace the state, force auto, reset parts.
+
+POST only, with CSRF. HTMX swaps the panel with the result next to the control used; without
+JavaScript the whole station page comes back with the same panel. Every form carries a fresh
+idempotency key, so a double tap (or a reload re-posting the form) sends once. Showing the
+panel only to those who may act is courtesy: ``stations.actions.perform`` is the rule.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Prefetch, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from accounts.permissions import Action, can_act
+from audit.models import Outcome
+from stations import actions
+from stations.forms import COMMENT_MAX_LENGTH, PART_COUNT_MAX
+from stations.models import LiveStatus, State, Station, Top
+from stations.station_selectors import station_detail
+from stations.views import DAY_REFRESH_SECONDS
+
+#: How far back "most used reasons" looks, and how many it offers first.
+MOST_USED_DAYS = 30
+MOST_USED_COUNT = 6
+
+#: The values each action's form posts.
+FIELDS = {
+    Action.CHANGE_STATE: ("state", "comment"),
+    Action.REPLACE_STATE: ("state", "comment"),
+    Action.FORCE_AUTO: (),
+    Action.RESET_PARTS: ("part_count",),
+}
+
+
+#: The two state forms share one template: the action and its title (and button).
+STATE_FORMS = {
+    Action.CHANGE_STATE: _("Change state"),
+    Action.REPLACE_STATE: _("Replace current state"),
+}
+
+
+def reason_tree(station: Station, now=None) -> dict[str, Any]:
+    """The reasons offered: this station's most used first, then parents with children."""
+    now = now or timezone.now()
+    live = State.objects.filter(archived=False)
+    children = Prefetch("children", queryset=live.order_by("name"), to_attr="live_children")
+    top_level = live.filter(Q(parent=None) | Q(parent__archived=True))
+    parents = list(top_level.order_by("cwork_id").prefetch_related(children))
+    used = (
+        Top.objects.filter(
+            station=station,
+            start__gte=now - timedelta(days=MOST_USED_DAYS),
+            state__archived=False,
+        )
+        .values("state")
+        .annotate(uses=Count("pk"))
+        .order_by("-uses", "state")[:MOST_USED_COUNT]
+    )
+    by_pk = {state.pk: state for state in live.filter(pk__in=[row["state"] for row in used])}
+    most_used = [by_pk[row["state"]] for row in used if row["state"] in by_pk]
+    return {"most_used": most_used, "parents": parents}
+
+
+def panel_context(
+    request: HttpRequest,
+    station: Station,
+    *,
+    action: Action | None = None,
+    result: actions.ActionResult | None = None,
+    data: Any = None,
+) -> dict[str, Any]:
+    """What ``stations/_actions.html`` renders: allowed actions, reasons, fresh keys."""
+    user = request.user
+    allowed = {a.value: can_act(user, a, station) for a in Action}
+    panel: dict[str, Any] = {
+        "station": station,
+        "can": allowed,
+        "any": any(allowed.values()),
+        "keys": {a.value: uuid.uuid4().hex for a in Action},
+        "action": action.value if action else "",
+        "result": result,
+        "errors": dict(result.errors) if result else {},
+        "values": {},
+        "comment_max": COMMENT_MAX_LENGTH,
+        "part_count_max": PART_COUNT_MAX,
+    }
+    if not panel["any"]:
+        return panel
+    if action and result and result.outcome == Outcome.INVALID and data is not None:
+        panel["values"] = {name: data.get(name, "") for name in FIELDS[action]}
+    panel["state_forms"] = [
+        (a.value, title) for a, title in STATE_FORMS.items() if allowed[a.value]
+    ]
+    if panel["state_forms"]:
+        panel.update(reason_tree(station))
+    live = LiveStatus.objects.filter(station=station).first()
+    panel["current_state"] = live.state if live else None
+    panel["part_count"] = _current_count(live)
+    return panel
+
+
+def _current_count(live: LiveStatus | None) -> int | None:
+    if live is None:
+        return None
+    return live.parts_since_reset if live.parts_since_reset is not None else live.total_parts
+
+
+@require_POST
+@never_cache
+def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """Send one action for one station; 403 for anyone who may not do it."""
+    try:
+        chosen = Action(action)
+    except ValueError:
+        raise Http404("no such action") from None
+    station = get_object_or_404(Station, pk=pk)
+    if not request.user.is_authenticated:  # anonymous users and kiosk screens
+        raise PermissionDenied
+    data = request.POST
+    key = _key(data.get("idempotency_key"))
+    values = {name: data.get(name) for name in FIELDS[chosen] if data.get(name) is not None}
+    result = actions.perform(request.user, station, chosen, values, key)
+    if result.outcome == Outcome.FORBIDDEN:
+        raise PermissionDenied
+    if result.outcome in (Outcome.OK, Outcome.UNKNOWN):
+        station.refresh_from_db()
+    panel = panel_context(request, station, action=chosen, result=result, data=data)
+    if getattr(request, "htmx", False):
+        response = render(request, "stations/_actions.html", {"panel": panel})
+    else:
+        now = timezone.now()
+        day = station_detail(station, now)
+        context = {
+            "day": day,
+            "station": day.station,
+            "tile": day.tile,
+            "now": now,
+            "refresh_seconds": DAY_REFRESH_SECONDS,
+            "oob": False,
+            "panel": panel,
+        }
+        response = render(request, "stations/detail.html", context)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+def _key(raw: str | None) -> str:
+    """The form's key if it is one of ours (a UUID); otherwise a new one, so a form without
+    a key still sends once per submit rather than colliding with someone else's."""
+    try:
+        return uuid.UUID(str(raw or "")).hex
+    except ValueError:
+        return uuid.uuid4().hex

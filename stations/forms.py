@@ -1,0 +1,90 @@
+"""What a supervisor may send to CWork, checked before anything is sent.
+
+The forms are the rules (``stations.actions`` validates with them, pages or not); the station
+page renders its own controls from the same fields.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from accounts.permissions import Action
+from stations.models import State
+
+COMMENT_MAX_LENGTH = 500
+PART_COUNT_MAX = 1_000_000
+
+
+class StateField(forms.IntegerField):
+    """A state's CWork id that our catalogue knows and that is not archived."""
+
+    default_error_messages: ClassVar[dict] = {
+        "invalid": _("Choose a reason from the list."),
+        "unknown": _("This reason no longer exists: reload the page and choose another."),
+        "archived": _("This reason is archived: choose another."),
+    }
+
+    def validate(self, value):
+        super().validate(value)
+        if value in self.empty_values:
+            return
+        state = State.objects.filter(cwork_id=value).only("archived").first()
+        if state is None:
+            raise forms.ValidationError(self.error_messages["unknown"], code="unknown")
+        if state.archived:
+            raise forms.ValidationError(self.error_messages["archived"], code="archived")
+
+
+class ChangeStateForm(forms.Form):
+    state = StateField(
+        label=_("Reason"), error_messages={"required": _("Choose a reason from the list.")}
+    )
+    comment = forms.CharField(
+        label=_("Comment"),
+        required=False,
+        max_length=COMMENT_MAX_LENGTH,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def values(self) -> dict[str, object]:
+        """What is sent: the comment only when one was typed (CWork's rules differ)."""
+        values: dict[str, object] = {"state": self.cleaned_data["state"]}
+        if self.cleaned_data.get("comment"):
+            values["comment"] = self.cleaned_data["comment"]
+        return values
+
+
+class ReplaceStateForm(ChangeStateForm):
+    pass
+
+
+class ForceAutoForm(forms.Form):
+    def values(self) -> dict[str, object]:
+        return {}
+
+
+class ResetPartsForm(forms.Form):
+    part_count = forms.IntegerField(
+        label=_("New initial count"),
+        min_value=0,
+        max_value=PART_COUNT_MAX,
+        error_messages={
+            "required": _("Type the new initial count."),
+            "invalid": _("The count must be a whole number."),
+        },
+    )
+
+    def values(self) -> dict[str, object]:
+        return {"part_count": self.cleaned_data["part_count"]}
+
+
+FORMS: dict[Action, type[forms.Form]] = {
+    Action.CHANGE_STATE: ChangeStateForm,
+    Action.REPLACE_STATE: ReplaceStateForm,
+    Action.FORCE_AUTO: ForceAutoForm,
+    Action.RESET_PARTS: ResetPartsForm,
+}
