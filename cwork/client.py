@@ -180,6 +180,11 @@ class CWorkClient:
                     self._server_version = self.detect_version()
         return min(self._server_version, self.api_version)
 
+    @property
+    def known_server_version(self) -> ApiVersion | None:
+        """The server's version if already known (given or detected), without asking."""
+        return self._server_version
+
     def detect_version(self) -> ApiVersion:
         """Ask the server which API version it answers, newest first (a few cheap requests).
 

@@ -14,9 +14,7 @@ def cwork_client(*, api_key: str | None = None) -> CWorkClient:
     return CWorkClient(
         settings.CWORK_URL,
         api_key or settings.CWORK_API_KEY,
-        server_version=(
-            ApiVersion.parse(settings.CWORK_API_VERSION) if settings.CWORK_API_VERSION else None
-        ),
+        server_version=_known_version(),
         verify=settings.CWORK_VERIFY_TLS,
         ca_file=settings.CWORK_CA_FILE,
         fingerprint=settings.CWORK_FINGERPRINT,
@@ -25,6 +23,14 @@ def cwork_client(*, api_key: str | None = None) -> CWorkClient:
 
 
 _shared: CWorkClient | None = None
+
+
+def _known_version() -> ApiVersion | None:
+    """The configured version, else the one this process already detected: a client made
+    for one user's action then asks CWork nothing but the action itself."""
+    if settings.CWORK_API_VERSION:
+        return ApiVersion.parse(settings.CWORK_API_VERSION)
+    return _shared.known_server_version if _shared is not None else None
 
 
 def shared_cwork_client() -> CWorkClient:
