@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 import urllib.error
@@ -23,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from devtools.processes import Process, Processes, free_port, listening
+from devtools.processes import ROOT, Process, Processes, free_port, listening
 from tests.dashboard.test_settings import clean_environment
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -120,17 +121,21 @@ class Stack:
         self.simulator.kill()
         self.simulator = None
 
-    def start_dashboard(self, timeout: float = 60.0) -> None:
-        env = {
+    @property
+    def dashboard_env(self) -> dict[str, str]:
+        """What the dashboard's process adds to the clean environment."""
+        return {
             "CWORK_URL": self.sim_url,
             "CWORK_API_KEY": API_KEY,
             "POLL_INTERVAL": f"{POLL_INTERVAL:g}",
             "HISTORY_BACKFILL_DAYS": "1",
         }
+
+    def start_dashboard(self, timeout: float = 60.0) -> None:
         argv = [sys.executable, "manage.py", "runembedded"]
         argv += ["--host", "127.0.0.1", "--port", str(self.web_port)]
         argv += ["--websocket-timeout", str(WEBSOCKET_TIMEOUT)]
-        self.dashboard = self.processes.start("runembedded", argv, env)
+        self.dashboard = self.processes.start("runembedded", argv, self.dashboard_env)
         deadline = time.monotonic() + timeout
         health: dict[str, Any] = {}
         while time.monotonic() < deadline:
@@ -148,6 +153,28 @@ class Stack:
             f"the dashboard was not fresh within {timeout:g} s (password seen: "
             f"{bool(self.password)}, last health: {health})"
         )
+
+    def manage(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 60.0
+    ) -> subprocess.CompletedProcess[str]:
+        """``manage.py`` against the running dashboard's data, with its clean environment;
+        fails with the command's output if it does not succeed."""
+        argv = [sys.executable, "manage.py", *args]
+        result = subprocess.run(
+            argv,
+            cwd=ROOT,
+            env={**self.processes.env, **self.dashboard_env, **(env or {})},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if result.returncode != 0:
+            self.fail(
+                f"manage.py {args[0]} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+            )
+        return result
 
     def fail(self, reason: str) -> None:
         """Fail with every process's output: a fixture's failure has no report section."""
@@ -288,7 +315,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
         stack = funcargs.get("stack")
         if isinstance(stack, Stack) and stack.processes.running:
             report.sections.append(("subprocess output", stack.report()))
-        wall = funcargs.get("wall")
-        if isinstance(wall, Wall):
-            report.sections.append(("browser console", wall.report()))
+        for name, value in funcargs.items():
+            if isinstance(value, Wall):  # the wall and any other watched page
+                title = "browser console" if name == "wall" else f"browser console ({name})"
+                report.sections.append((title, value.report()))
     return report
