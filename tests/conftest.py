@@ -12,6 +12,8 @@ from stations.events import StationsChanged
 def _plain_static_storage(settings):
     """Tests do not run collectstatic: serve static files from their sources, as embedded."""
     settings.SERVESTATIC_USE_FINDERS = True
+    # The suite also runs with production settings (CI's PostgreSQL pass), over plain HTTP.
+    settings.SECURE_SSL_REDIRECT = False
     settings.STATIC_ROOT = None
     settings.STORAGES = {
         **settings.STORAGES,
