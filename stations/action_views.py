@@ -27,8 +27,7 @@ from audit.models import Outcome
 from stations import actions
 from stations.forms import COMMENT_MAX_LENGTH, PART_COUNT_MAX
 from stations.models import LiveStatus, State, Station, Top
-from stations.station_selectors import station_detail
-from stations.views import DAY_REFRESH_SECONDS
+from stations.views import station_page_context
 
 #: How far back "most used reasons" looks, and how many it offers first.
 MOST_USED_DAYS = 30
@@ -139,17 +138,7 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if getattr(request, "htmx", False):
         response = render(request, "stations/_actions.html", {"panel": panel})
     else:
-        now = timezone.now()
-        day = station_detail(station, now)
-        context = {
-            "day": day,
-            "station": day.station,
-            "tile": day.tile,
-            "now": now,
-            "refresh_seconds": DAY_REFRESH_SECONDS,
-            "oob": False,
-            "panel": panel,
-        }
+        context = station_page_context(station, oob=False, panel=panel)
         response = render(request, "stations/detail.html", context)
     patch_vary_headers(response, ("HX-Request",))
     return response

@@ -127,23 +127,10 @@ def perform(
         return _recorded(user, station, action, raw, key, Outcome.INVALID, message, errors=errors)
 
     sent = form.values()
-    try:
-        with transaction.atomic():
-            attempt = ActionAttempt.objects.create(
-                user=user,
-                username=user.get_username(),
-                started_at=timezone.now(),
-                station=station,
-                station_cwork_id=station.cwork_id,
-                action=action.value,
-                values=sent,
-                idempotency_key=key,
-                # Until CWork answers, nobody knows: a crash mid-call leaves the truth.
-                outcome=Outcome.UNKNOWN,
-            )
-    except IntegrityError:  # the same key submitted twice at once: the first one sends
-        first = ActionAttempt.objects.get(idempotency_key=key)
-        return _result_of(first, duplicate=True)
+    # Until CWork answers, nobody knows: a crash mid-call leaves the truth.
+    attempt = _new_attempt(user, station, action, sent, key, Outcome.UNKNOWN)
+    if attempt is None:  # the same key submitted twice at once: the first one sends
+        return _result_of(ActionAttempt.objects.get(idempotency_key=key), duplicate=True)
 
     own = client is None
     started = time.monotonic()
@@ -241,9 +228,19 @@ def _recorded(
     *,
     errors: Mapping[str, list[str]] | None = None,
 ) -> ActionResult:
+    attempt = _new_attempt(user, station, action, values, key, outcome)
+    if attempt is None:
+        return _result_of(ActionAttempt.objects.get(idempotency_key=key), duplicate=True)
+    return ActionResult(outcome, message, attempt, errors or {})
+
+
+def _new_attempt(
+    user: Any, station: Station, action: Action, values: dict, key: str, outcome: Outcome
+) -> ActionAttempt | None:
+    """The audit row of one attempt; None if its idempotency key is already recorded."""
     try:
         with transaction.atomic():
-            attempt = ActionAttempt.objects.create(
+            return ActionAttempt.objects.create(
                 user=user,
                 username=user.get_username(),
                 started_at=timezone.now(),
@@ -255,8 +252,7 @@ def _recorded(
                 outcome=outcome,
             )
     except IntegrityError:
-        return _result_of(ActionAttempt.objects.get(idempotency_key=key), duplicate=True)
-    return ActionResult(outcome, message, attempt, errors or {})
+        return None
 
 
 def _result_of(attempt: ActionAttempt, *, duplicate: bool = False) -> ActionResult:

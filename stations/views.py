@@ -6,6 +6,8 @@ HTMX the part of it that refreshes.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -16,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from accounts.permissions import visible_stations
+from stations.models import Station
 from stations.station_selectors import station_detail, station_overview
 
 #: The longest search a user can type; anything longer is cut (never an error).
@@ -52,21 +55,27 @@ def overview(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def station_page_context(station: Station, **extra: Any) -> dict[str, Any]:
+    """What the station page renders from, for its own view and the actions' answers."""
+    now = timezone.now()
+    day = station_detail(station, now)
+    return {
+        "day": day,
+        "station": day.station,
+        "tile": day.tile,
+        "now": now,
+        "refresh_seconds": DAY_REFRESH_SECONDS,
+        **extra,
+    }
+
+
 @require_GET
 @never_cache
 @login_required
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One station today; HTMX refreshes the day (with the live part out of band)."""
     station = get_object_or_404(visible_stations(request.user), pk=pk)
-    now = timezone.now()
-    day = station_detail(station, now)
-    context = {
-        "day": day,
-        "station": day.station,
-        "tile": day.tile,
-        "now": now,
-        "refresh_seconds": DAY_REFRESH_SECONDS,
-    }
+    context = station_page_context(station)
     fragment = _fragment_requested(request)
     template = "stations/_station_day.html" if fragment else "stations/detail.html"
     response = render(request, template, {**context, "oob": fragment})
