@@ -60,7 +60,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devtools.processes import Processes, free_port, listening
+from devtools.processes import (
+    Processes,
+    free_port,
+    http_ok,
+    listening,
+    simulator_answers,
+    wait_until,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "wall_fanout.json"
@@ -129,38 +136,6 @@ def bench_redis() -> Iterator[tuple[str, str]]:
         if keys:
             client.delete(*keys)
         client.close()
-
-
-def wait_until(what: str, check: Callable[[], Any], processes: Processes, timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        processes.check_alive()
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.2)
-
-
-def _http_ok(url: str) -> bool:
-    import httpx
-
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _simulator_answers(url: str) -> bool:
-    from cwork.client import CWorkClient
-
-    try:
-        with CWorkClient(url, API_KEY, retries=0) as client:
-            client.states()
-    except Exception:
-        return False
-    return True
 
 
 # --- CPU and memory of a process -------------------------------------------------------------
@@ -783,11 +758,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "baseline", [sys.executable, __file__, "--serve-baseline", str(baseline_port)]
         )
         wait_until(
-            "the simulator", lambda: _simulator_answers(cwork_url), processes, STARTUP_TIMEOUT
+            "the simulator",
+            lambda: simulator_answers(cwork_url, API_KEY),
+            processes,
+            STARTUP_TIMEOUT,
         )
         wait_until(
             "web's /health",
-            lambda: _http_ok(f"http://127.0.0.1:{web_port}/health"),
+            lambda: http_ok(f"http://127.0.0.1:{web_port}/health"),
             processes,
             STARTUP_TIMEOUT,
         )

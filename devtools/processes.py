@@ -14,10 +14,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 #: The repository: every process runs from here, as ``make`` and the bin/ scripts do.
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,6 +149,41 @@ class Processes:
         if exc_type is not None and self.running:
             print(self.report(), file=sys.stderr)
         self.stop_all()
+
+
+def wait_until(what: str, check: Callable[[], Any], processes: Processes, timeout: float) -> Any:
+    """Poll ``check`` until it returns something truthy; raise if a process dies meanwhile
+    (``RuntimeError``) or the time is up (``TimeoutError``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        processes.check_alive()
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.2)
+
+
+def http_ok(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def simulator_answers(url: str, api_key: str) -> bool:
+    """The simulator (or a CWork) is up and accepts ``api_key``."""
+    from cwork.client import CWorkClient
+
+    try:
+        with CWorkClient(url, api_key, retries=0) as client:
+            client.states()
+    except Exception:
+        return False
+    return True
 
 
 def _killpg(pgid: int, sig: signal.Signals) -> None:

@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from channels_redis.core import RedisChannelLayer
 
 from cwork.client import CWorkClient
+from devtools.processes import http_ok, simulator_answers, wait_until
 
 from .conftest import Processes, free_port, pg_connect, process_env
 
@@ -45,31 +45,10 @@ class Stack:
 
     def wait_until(self, what: str, check: Callable[[], Any], timeout: float) -> Any:
         """Poll ``check`` until it returns something truthy; fail if a process dies."""
-        deadline = time.monotonic() + timeout
-        while True:
-            self.processes.check_alive()
-            result = check()
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out after {timeout:g} s waiting for {what}", pytrace=False)
-            time.sleep(0.2)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _simulator_answers(url: str) -> bool:
-    try:
-        with CWorkClient(url, API_KEY, retries=0) as client:
-            client.states()
-    except Exception:
-        return False
-    return True
+        try:
+            return wait_until(what, check, self.processes, timeout)
+        except (RuntimeError, TimeoutError) as exc:
+            pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture
@@ -106,10 +85,12 @@ def stack(
     try:
         processes.start("simulator")
         processes.start("web")
-        stack.wait_until("the simulator", lambda: _simulator_answers(cwork_url), STARTUP_TIMEOUT)
+        stack.wait_until(
+            "the simulator", lambda: simulator_answers(cwork_url, API_KEY), STARTUP_TIMEOUT
+        )
         # As in docker-compose.yml: the worker and beat start once web has migrated.
         stack.wait_until(
-            "web's /health", lambda: _answers(f"{stack.web_url}/health"), STARTUP_TIMEOUT
+            "web's /health", lambda: http_ok(f"{stack.web_url}/health"), STARTUP_TIMEOUT
         )
         processes.start("worker")
         processes.start("beat")
