@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from django.conf import settings
 
 from cwork.client import CWorkClient, Timeouts
@@ -23,6 +25,7 @@ def cwork_client(*, api_key: str | None = None) -> CWorkClient:
 
 
 _shared: CWorkClient | None = None
+_creating = threading.Lock()
 
 
 def _known_version() -> ApiVersion | None:
@@ -36,6 +39,7 @@ def _known_version() -> ApiVersion | None:
 def shared_cwork_client() -> CWorkClient:
     """One client per process, so the server's version is detected once, not every poll."""
     global _shared
-    if _shared is None:
-        _shared = cwork_client()
+    with _creating:  # the scheduler's threads start together: one client between them
+        if _shared is None:
+            _shared = cwork_client()
     return _shared
