@@ -53,8 +53,12 @@ Choices the norm leaves open, and what this module does (each one is repeated be
   is what many OEE tools do. The length compared is the whole interval's, not the part inside
   the period, so a long stop cut by the period edge is not taken for a micro-stop. Failures are
   never micro-stops: a breakdown is counted in MTBF/MTTR however short.
-- **Breaks and preventive maintenance** are whatever the caller maps to ``DISENGAGED``: outside
-  tR in the norm (they lower GEE, not OEE). A shop that counts them inside maps them to a stop.
+- **Breaks and preventive maintenance** are outside tR in the norm (they lower GEE, not OEE).
+  Preventive maintenance is whatever state the caller maps to ``DISENGAGED``. Breaks come
+  either from such a state or from the calendar (``breaks``): calendar break time is
+  disengaged whatever state the machine shows, unless it produced (a machine that runs
+  through the break has run time, and its tR grows by that much). A shop that counts breaks
+  inside tR passes no ``breaks`` and maps its break state to a stop.
 - **Performance above 100 %** (a pessimistic tCR) is kept, never clamped: it shows that the
   reference is wrong, and hiding it would hide that.
 - **Several references** in a period: tN = Σ parts × tCR and tU = Σ good × tCR over references.
@@ -91,6 +95,7 @@ __all__ = [
     "combine",
     "compute",
     "default_bucket",
+    "from_times",
 ]
 
 
@@ -227,14 +232,17 @@ def compute(
     opening: Iterable[tuple[datetime, datetime]],
     references: Iterable[ReferenceCount],
     micro_stop_threshold: float = 0,
+    breaks: Iterable[tuple[datetime, datetime]] = (),
 ) -> Kpis:
     """The KPIs of one machine over ``[start, end)``.
 
     ``intervals`` are the machine's states (they may reach beyond the period: they are clipped),
     ``opening`` the opening intervals of its calendar (likewise clipped, overlaps merged),
-    ``references`` the parts made in the period per reference. Datetimes must be all aware or
-    all naive (naive ones are taken as wall-clock time without DST jumps). See the module
-    docstring for the formulas and for every choice the norm leaves open.
+    ``references`` the parts made in the period per reference, ``breaks`` the calendar's
+    breaks (only their part inside opening counts). Datetimes must be all aware or all naive;
+    aware ones are best all in UTC: Python subtracts two datetimes of one zone as wall-clock
+    times, which is an hour off across a DST change. See the module docstring for the formulas
+    and for every choice the norm leaves open.
     """
     if end < start:
         raise ValueError(f"the period ends ({end.isoformat()}) before it starts")
@@ -249,6 +257,16 @@ def compute(
         (max(0.0, offset(s)), min(at, offset(e))) for s, e in opening if offset(e) > offset(s)
     )
     ot = sum(e - s for s, e in opens)
+    open_ends = [e for _, e in opens]
+    # Calendar breaks, as the part of them inside opening time.
+    pauses: list[tuple[float, float]] = []
+    for bs, be in _merge((max(0.0, offset(s)), min(at, offset(e))) for s, e in breaks):
+        for os_, oe in opens:
+            a, b = max(bs, os_), min(be, oe)
+            if b > a:
+                pauses.append((a, b))
+    pause_ends = [e for _, e in pauses]
+    paused = dict.fromkeys((Bucket.PRODUCTION, Bucket.DISENGAGED), 0.0)
 
     # State intervals in seconds from the period start, in order; the whole length of each is
     # kept for the micro-stop test (measured on the interval, not on its part in the period).
@@ -258,7 +276,6 @@ def compute(
     times = dict.fromkeys(Bucket, 0.0)
     failures: list[tuple[float, float, float]] = []  # (start, end, time in opening ∩ period)
     cursor = float("-inf")
-    open_ends = [e for _, e in opens]
     for raw_start, e, raw_bucket in raw:
         bucket = raw_bucket
         # Micro-stops (norm: stops; threshold > 0: run time lost to performance).
@@ -270,18 +287,27 @@ def compute(
             continue
         cursor = e
         inside = _overlap(opens, open_ends, max(s, 0.0), min(e, at))
+        in_break = _overlap(pauses, pause_ends, max(s, 0.0), min(e, at)) if pauses else 0.0
+        if bucket in paused:
+            paused[bucket] += in_break
+        else:
+            inside -= in_break  # a stop during a calendar break is the break
         times[bucket] += inside
         if bucket is Bucket.FAILURE:
             failures.append((s, e, inside))
 
-    disengaged = times[Bucket.DISENGAGED]
+    # Break time is disengaged, except where the machine produced or already was disengaged.
+    break_time = sum(e - s for s, e in pauses)
+    disengaged = times[Bucket.DISENGAGED] + max(
+        0.0, break_time - paused[Bucket.PRODUCTION] - paused[Bucket.DISENGAGED]
+    )
     ppt = max(0.0, ot - disengaged)
     rt = times[Bucket.PRODUCTION]
     ft = times[Bucket.FAILURE]
     failure_count = _count_failures(failures, at)
 
     nrt, fpt = _net_and_useful(references)
-    return _kpis(at=at, ot=ot, ppt=ppt, rt=rt, nrt=nrt, fpt=fpt, ft=ft, failures=failure_count)
+    return from_times(at=at, ot=ot, ppt=ppt, rt=rt, nrt=nrt, fpt=fpt, ft=ft, failures=failure_count)
 
 
 def combine(parts: Iterable[Kpis]) -> Kpis:
@@ -291,7 +317,7 @@ def combine(parts: Iterable[Kpis]) -> Kpis:
     """
     items = list(parts)
     if not items:
-        return _kpis(at=0.0, ot=0.0, ppt=0.0, rt=0.0, nrt=None, fpt=None, ft=0.0, failures=0)
+        return from_times(at=0.0, ot=0.0, ppt=0.0, rt=0.0, nrt=None, fpt=None, ft=0.0, failures=0)
 
     def total(values: Iterable[float | None]) -> float | None:
         acc = 0.0
@@ -301,7 +327,7 @@ def combine(parts: Iterable[Kpis]) -> Kpis:
             acc += value
         return acc
 
-    return _kpis(
+    return from_times(
         at=sum(k.at for k in items),
         ot=sum(k.ot for k in items),
         ppt=sum(k.ppt for k in items),
@@ -313,7 +339,7 @@ def combine(parts: Iterable[Kpis]) -> Kpis:
     )
 
 
-def _kpis(
+def from_times(
     *,
     at: float,
     ot: float,
@@ -324,6 +350,7 @@ def _kpis(
     ft: float,
     failures: int,
 ) -> Kpis:
+    """Every rate from the times (how :func:`compute` and :func:`combine` end)."""
     return Kpis(
         at=at,
         ot=ot,

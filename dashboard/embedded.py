@@ -16,6 +16,7 @@ from django.core.management import call_command
 
 from cwork.simulator import Simulator
 from cwork.simulator.server import SimulatorServer
+from kpis.demo import create_simulator_calendars
 from screens import services as screens
 
 DEMO_USER = "demo"
@@ -62,4 +63,6 @@ def start_simulator(host: str = "127.0.0.1") -> SimulatorServer:
         tz=settings.TIME_ZONE,
         api_keys=(settings.CWORK_API_KEY,),
     )
+    # The demo's KPIs follow the simulator's shifts (left alone once any calendar exists).
+    create_simulator_calendars(sorted({s.workshop for s in simulator.world.stations}))
     return simulator.serve(host, settings.SIMULATOR_PORT)

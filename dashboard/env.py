@@ -69,15 +69,20 @@ class Env:
 
     def seconds(self, name: str, default: float, *, minimum: float = 0.1) -> float:
         """A duration in seconds; a decimal point is allowed (``POLL_INTERVAL=0.5``)."""
+        return self.number(name, default, minimum=minimum, what="a number of seconds")
+
+    def number(
+        self, name: str, default: float, *, minimum: float = 0.0, what: str = "a number"
+    ) -> float:
         value = self._raw(name)
         if value is None:
             return default
         try:
             number = float(value)
         except ValueError:
-            raise self._bad(name, value, "a number of seconds") from None
+            raise self._bad(name, value, what) from None
         if not number >= minimum:  # also refuses NaN
-            raise self._bad(name, value, f"a number of seconds of at least {minimum:g}")
+            raise self._bad(name, value, f"{what} of at least {minimum:g}")
         return number
 
     def list(self, name: str, default: list[str]) -> list[str]:

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "dashboard",
     "stations",
+    "kpis",
     "screens",
     "accounts",
     "audit",
@@ -221,6 +222,16 @@ HISTORY_SYNC_INTERVAL = env.seconds("HISTORY_SYNC_INTERVAL", 30.0, minimum=1)
 HISTORY_SYNC_BATCH = env.int("HISTORY_SYNC_BATCH", 100, minimum=1)
 HISTORY_BACKFILL_DAYS = env.int("HISTORY_BACKFILL_DAYS", 7, minimum=1)
 ORDERS_SYNC_INTERVAL = env.seconds("ORDERS_SYNC_INTERVAL", 300.0, minimum=5)
+# CWork's own KPIs per shift (cross-check and quality rate): how often, how many per run.
+KPI_SYNC_INTERVAL = env.seconds("KPI_SYNC_INTERVAL", 300.0, minimum=5)
+KPI_SYNC_BATCH = env.int("KPI_SYNC_BATCH", 200, minimum=1)
+KPI_BACKFILL_DAYS = env.int("KPI_BACKFILL_DAYS", 7, minimum=1)
+# The norm's open choices that shops make differently (see cwork/oee.py).
+KPI_MICRO_STOP_SECONDS = env.int("KPI_MICRO_STOP_SECONDS", 0, minimum=0)
+KPI_BREAKS_IN_REQUIRED_TIME = env.bool("KPI_BREAKS_IN_REQUIRED_TIME", False)
+# Beyond these, a figure that differs from CWork's is shown with the difference.
+KPI_CROSSCHECK_SECONDS = env.int("KPI_CROSSCHECK_SECONDS", 120, minimum=0)
+KPI_CROSSCHECK_POINTS = env.number("KPI_CROSSCHECK_POINTS", 2.0)
 LICENCE_RECHECK_INTERVAL = env.seconds("LICENCE_RECHECK_INTERVAL", 3600.0, minimum=60)
 #: Data older than this many poll intervals is shown as stale.
 STALE_AFTER_POLLS = env.int("STALE_AFTER_POLLS", 3, minimum=2)

@@ -19,6 +19,7 @@ from django.utils.module_loading import import_string
 
 from cwork.client import CWorkClient
 from cwork.errors import CWorkError, CWorkLicenseError
+from kpis.figures import sync_cwork_figures
 from stations import events
 from stations.catalogue import sync_catalogue
 from stations.connection import shared_cwork_client
@@ -58,6 +59,7 @@ JOBS: dict[SyncKind, Job] = {
     SyncKind.ORDERS: Job(
         SyncKind.ORDERS, sync_orders, "ORDERS_SYNC_INTERVAL", lock_ttl=300, licence="PROD"
     ),
+    SyncKind.KPIS: Job(SyncKind.KPIS, sync_cwork_figures, "KPI_SYNC_INTERVAL", lock_ttl=600),
 }
 
 

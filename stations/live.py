@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from cwork.client import CWorkClient
 from cwork.models import StationStatus
+from kpis.tally import PartsSeen, record_parts
 from stations.catalogue import sync_catalogue
 from stations.events import StationChange, StationsChanged
 from stations.models import AlarmInterval, LiveStatus, ProgramRun, State, Station
@@ -112,6 +113,7 @@ def poll_live(client: CWorkClient, *, now: datetime | None = None) -> Outcome:
     with transaction.atomic():
         outcome.rows_written += _write_statuses(changed, states, now)
         outcome.rows_written += _write_history(changed, now)
+        outcome.rows_written += _record_parts(changed, now)
         if newly_missing:
             outcome.rows_written += LiveStatus.objects.filter(station_id__in=newly_missing).update(
                 missing_since=now
@@ -178,6 +180,31 @@ def _counting_since(
         row[_PARTS] is not None and old[_PARTS] is not None and row[_PARTS] < old[_PARTS]
     )
     return now if restarted else old[_COUNTING]
+
+
+_TOTAL, _REFERENCE, _CYCLE = (
+    FIELDS.index("total_parts"),
+    FIELDS.index("reference"),
+    FIELDS.index("job_cycle_time"),
+)
+
+
+def _record_parts(changed: list[Any], now: datetime) -> int:
+    """Parts made since the last poll, for the KPIs (CWork keeps no part-count history)."""
+    seen = [
+        PartsSeen(
+            station_id=station_id,
+            before=old[_TOTAL] if old is not None else None,
+            after=row[_TOTAL],
+            order=row[_ORDER],
+            job=row[_JOB],
+            reference=row[_REFERENCE],
+            job_cycle_time=row[_CYCLE],
+        )
+        for station_id, _, row, names, old in changed
+        if old is None or "total_parts" in names
+    ]
+    return record_parts(seen, now) if seen else 0
 
 
 def _write_history(changed: list[Any], now: datetime) -> int:

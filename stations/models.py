@@ -237,6 +237,7 @@ class SyncKind(models.TextChoices):
     CATALOGUE = "catalogue", _("stations and states")
     HISTORY = "history", _("tops, alarms and programs")
     ORDERS = "orders", _("orders and operations")
+    KPIS = "kpis", _("CWork's KPIs per shift")
 
 
 class PollRecord(models.Model):

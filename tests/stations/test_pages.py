@@ -93,12 +93,22 @@ class Site:
                 handles.append(info.handle)
         return handles
 
-    def set_state(self, handle: int, state: int, comment: str = "") -> None:
+    def set_state(self, handle: int, state: int, comment: str = "") -> bool:
+        """True if the state (and comment) changed; already in that state is not an error."""
         try:
             self.sim.world.change_state(handle, state, comment)
         except WorldError as refusal:
-            if refusal.code != 2020:  # already in that state: as good as changed
+            if refusal.code != 2020:
                 raise
+            return False
+        return True
+
+    def change_some_station(self, state: int, comment: str) -> int:
+        """A station the change applies to (one already in that state keeps its comment)."""
+        for handle in self.writable():
+            if self.set_state(handle, state, comment):
+                return handle
+        raise AssertionError("every station is already in that state")
 
 
 @pytest.fixture
@@ -349,8 +359,7 @@ def test_the_header_links_to_the_overview_for_logged_in_users(viewer, client, si
 
 
 def test_the_station_page_shows_the_live_status(viewer, site):
-    handle = site.writable()[0]
-    site.set_state(handle, BREAKDOWN, "hydraulic pressure low")
+    handle = site.change_some_station(BREAKDOWN, "hydraulic pressure low")
     site.sync("live")
     station = Station.objects.get(cwork_id=handle)
     live = LiveStatus.objects.select_related("state").get(station=station)

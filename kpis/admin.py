@@ -1,0 +1,76 @@
+"""The shift calendars and the state mapping are set here; counted parts and CWork's figures
+are shown read-only."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from kpis.models import (
+    Break,
+    Calendar,
+    CalendarException,
+    CWorkFigures,
+    PartTally,
+    Shift,
+    StateBucket,
+)
+from stations.admin import FromCWork
+from stations.models import State
+
+
+class ShiftInline(admin.TabularInline):
+    model = Shift
+    extra = 0
+    show_change_link = True  # its breaks are edited on the shift's own page
+
+
+class ExceptionInline(admin.TabularInline):
+    model = CalendarException
+    extra = 0
+
+
+@admin.register(Calendar)
+class CalendarAdmin(admin.ModelAdmin):
+    list_display = ("name", "is_default", "workshop_list")
+    inlines = (ShiftInline, ExceptionInline)
+
+    @admin.display(description=_("workshops"))
+    def workshop_list(self, obj: Calendar) -> str:
+        return ", ".join(obj.workshops)
+
+
+class BreakInline(admin.TabularInline):
+    model = Break
+    extra = 0
+
+
+@admin.register(Shift)
+class ShiftAdmin(admin.ModelAdmin):
+    list_display = ("name", "calendar", "start", "end", "monday", "saturday", "sunday")
+    list_filter = ("calendar",)
+    inlines = (BreakInline,)
+
+
+@admin.register(StateBucket)
+class StateBucketAdmin(admin.ModelAdmin):
+    list_display = ("state_cwork_id", "state_name", "bucket")
+
+    @admin.display(description=_("state"))
+    def state_name(self, obj: StateBucket) -> str:
+        state = State.objects.filter(cwork_id=obj.state_cwork_id).first()
+        return state.name if state else "?"
+
+
+@admin.register(PartTally)
+class PartTallyAdmin(FromCWork):
+    list_display = ("station", "slot", "order", "job", "reference", "parts", "cycle_time")
+    list_select_related = ("station",)
+    date_hierarchy = "slot"
+
+
+@admin.register(CWorkFigures)
+class CWorkFiguresAdmin(FromCWork):
+    list_display = ("station", "start", "end", "until", "fetched_at")
+    list_select_related = ("station",)
+    date_hierarchy = "start"
