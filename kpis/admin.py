@@ -3,9 +3,11 @@ are shown read-only."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin import workshop_choices
 from kpis.models import (
     Break,
     Calendar,
@@ -30,8 +32,31 @@ class ExceptionInline(admin.TabularInline):
     extra = 0
 
 
+class CalendarForm(forms.ModelForm):
+    workshops = forms.MultipleChoiceField(
+        label=_("workshops"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("CWork workshops that follow this calendar."),
+    )
+
+    class Meta:
+        model = Calendar
+        fields = ("name", "is_default", "workshops")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        current = list(self.instance.workshops or []) if self.instance.pk else []
+        self.fields["workshops"].choices = workshop_choices(current)
+        self.initial["workshops"] = current
+
+    def clean_workshops(self) -> list[str]:
+        return sorted(set(self.cleaned_data["workshops"]))
+
+
 @admin.register(Calendar)
 class CalendarAdmin(admin.ModelAdmin):
+    form = CalendarForm
     list_display = ("name", "is_default", "workshop_list")
     inlines = (ShiftInline, ExceptionInline)
 
