@@ -44,7 +44,9 @@ Choices the norm leaves open, and what this module does (each one is repeated be
   intervals (or parts of them) outside opening time are ignored: the norm measures inside tO.
 - **Open time no interval covers** counts as required time without production (PPT − RT): an
   unknown state is treated as a stop, never as production, so gaps lower availability instead
-  of flattering it.
+  of flattering it. A machine with no state data at all in its opening time gets a blank
+  availability (and hardware availability), not 0 %; in a total over several machines its
+  time still counts as a stop.
 - **Overlapping state intervals** (one machine has one state at a time) are resolved in favour
   of the interval that started first; the later one begins where the earlier one ends.
 - **Micro-stops**: by default (``micro_stop_threshold=0``) every stop counts as a stop, as the
@@ -184,6 +186,8 @@ class Kpis:
     load: float | None
     involvement: float | None
     hardware_availability: float | None
+    #: Opening time some state interval covers: 0 means no state data at all.
+    covered: float | None = None
 
     def as_cwork(self) -> dict[str, dict[str, int | float | None]]:
         """The body of CWork's ``/stations/{id}/kpi``: times as whole seconds, rates 4 places."""
@@ -276,6 +280,7 @@ def compute(
     times = dict.fromkeys(Bucket, 0.0)
     failures: list[tuple[float, float, float]] = []  # (start, end, time in opening ∩ period)
     cursor = float("-inf")
+    covered = 0.0
     for raw_start, e, raw_bucket in raw:
         bucket = raw_bucket
         # Micro-stops (norm: stops; threshold > 0: run time lost to performance).
@@ -293,6 +298,7 @@ def compute(
         else:
             inside -= in_break  # a stop during a calendar break is the break
         times[bucket] += inside
+        covered += inside + (in_break if bucket not in paused else 0.0)
         if bucket is Bucket.FAILURE:
             failures.append((s, e, inside))
 
@@ -307,7 +313,17 @@ def compute(
     failure_count = _count_failures(failures, at)
 
     nrt, fpt = _net_and_useful(references)
-    return from_times(at=at, ot=ot, ppt=ppt, rt=rt, nrt=nrt, fpt=fpt, ft=ft, failures=failure_count)
+    return from_times(
+        at=at,
+        ot=ot,
+        ppt=ppt,
+        rt=rt,
+        nrt=nrt,
+        fpt=fpt,
+        ft=ft,
+        failures=failure_count,
+        covered=covered,
+    )
 
 
 def combine(parts: Iterable[Kpis]) -> Kpis:
@@ -336,6 +352,7 @@ def combine(parts: Iterable[Kpis]) -> Kpis:
         fpt=total(k.fpt for k in items),
         ft=sum(k.ft for k in items),
         failures=sum(k.failures for k in items),
+        covered=total(k.covered for k in items),
     )
 
 
@@ -349,8 +366,14 @@ def from_times(
     fpt: float | None,
     ft: float,
     failures: int,
+    covered: float | None = None,
 ) -> Kpis:
-    """Every rate from the times (how :func:`compute` and :func:`combine` end)."""
+    """Every rate from the times (how :func:`compute` and :func:`combine` end).
+
+    ``covered`` is the opening time some state interval covers (None: not known, as for
+    CWork's own figures); 0 blanks the rates that need the machine's states.
+    """
+    no_states = covered is not None and covered <= 0
     return Kpis(
         at=at,
         ot=ot,
@@ -363,16 +386,18 @@ def from_times(
         mtbf=rt / failures if failures else None,
         mttr=ft / failures if failures else None,
         failures=failures,
+        covered=covered,
         teep=_ratio(fpt, at),  # TRE = tU / tT
         gee=_ratio(fpt, ot),  # TRG = tU / tO
         oee=_ratio(fpt, ppt),  # TRS = tU / tR = DO × TP × TQ
-        availability=_ratio(rt, ppt),  # DO = tF / tR
+        availability=None if no_states else _ratio(rt, ppt),  # DO = tF / tR
         performance=_ratio(nrt, rt),  # TP = tN / tF, may exceed 1: kept, not clamped
         quality=_ratio(fpt, nrt),  # TQ = tU / tN
         requisition=_ratio(ppt, at),  # tR / tT
         load=_ratio(ppt, ot),  # TC = tR / tO
         involvement=_ratio(ot, at),  # TS = tO / tT
-        hardware_availability=_ratio(rt, rt + ft),  # not in the norm: tF / (tF + FT)
+        # Not in the norm: tF / (tF + FT).
+        hardware_availability=None if no_states else _ratio(rt, rt + ft),
     )
 
 
