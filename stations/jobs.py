@@ -26,7 +26,7 @@ from stations.connection import shared_cwork_client
 from stations.history import sync_history
 from stations.live import poll_live
 from stations.locks import exclusive
-from stations.models import PollRecord, SyncKind, SyncState
+from stations.models import PollRecord, Station, SyncKind, SyncState
 from stations.orders import sync_orders
 from stations.outcome import Outcome
 
@@ -44,6 +44,9 @@ class Job:
     #: The CWork licence module it needs beyond the live data's, if any: without it the job
     #: is recorded as unavailable once and re-checked now and then, not retried every cycle.
     licence: str = ""
+    #: It works station by station: on a fresh start it waits for the stations to be known
+    #: instead of finding none and waiting a whole interval.
+    needs_catalogue: bool = False
 
     @property
     def interval(self) -> float:
@@ -55,11 +58,23 @@ JOBS: dict[SyncKind, Job] = {
     SyncKind.CATALOGUE: Job(
         SyncKind.CATALOGUE, sync_catalogue, "CATALOGUE_SYNC_INTERVAL", lock_ttl=120
     ),
-    SyncKind.HISTORY: Job(SyncKind.HISTORY, sync_history, "HISTORY_SYNC_INTERVAL", lock_ttl=600),
+    SyncKind.HISTORY: Job(
+        SyncKind.HISTORY,
+        sync_history,
+        "HISTORY_SYNC_INTERVAL",
+        lock_ttl=600,
+        needs_catalogue=True,
+    ),
     SyncKind.ORDERS: Job(
         SyncKind.ORDERS, sync_orders, "ORDERS_SYNC_INTERVAL", lock_ttl=300, licence="PROD"
     ),
-    SyncKind.KPIS: Job(SyncKind.KPIS, sync_cwork_figures, "KPI_SYNC_INTERVAL", lock_ttl=600),
+    SyncKind.KPIS: Job(
+        SyncKind.KPIS,
+        sync_cwork_figures,
+        "KPI_SYNC_INTERVAL",
+        lock_ttl=600,
+        needs_catalogue=True,
+    ),
 }
 
 
@@ -92,7 +107,28 @@ def run_job(
             reason = state.unavailable or f"backing off after {state.failures} failure(s)"
             return JobResult(job.kind, ran=False, reason=reason)
         publish = publish or import_string(settings.LIVE_PUBLISHER)
-        return _run(job, client or shared_cwork_client(), now, state, publish)
+        client = client or shared_cwork_client()
+        if job.needs_catalogue:
+            _catalogue_first(client, now, publish)
+        return _run(job, client, now, state, publish)
+
+
+#: How long a job that needs the stations waits for another process's first catalogue sync.
+CATALOGUE_WAIT = 30.0
+
+
+def _catalogue_first(
+    client: CWorkClient, now: datetime, publish: Callable[[events.StationsChanged], None]
+) -> None:
+    """On a fresh start every job runs at once: sync the catalogue first, or wait for the run
+    already doing it."""
+    if Station.objects.exists():
+        return
+    if run_job(SyncKind.CATALOGUE, client=client, now=now, publish=publish).ran:
+        return
+    deadline = time.monotonic() + CATALOGUE_WAIT
+    while time.monotonic() < deadline and not Station.objects.exists():
+        time.sleep(0.25)
 
 
 def _run(

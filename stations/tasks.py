@@ -26,6 +26,11 @@ def sync_orders() -> None:
     run_job(SyncKind.ORDERS)
 
 
+@shared_task(name="stations.kpis", ignore_result=True)
+def sync_cwork_figures() -> None:
+    run_job(SyncKind.KPIS)
+
+
 @shared_task(name="stations.prune", ignore_result=True)
 def prune() -> None:
     prune_poll_records()

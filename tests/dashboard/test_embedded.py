@@ -51,6 +51,14 @@ def test_every_beat_entry_expires_within_its_interval():
         assert entry["options"]["expires"] <= entry["schedule"]
 
 
+def test_every_beat_entry_is_a_task_the_worker_knows():
+    from dashboard.celery import app
+
+    app.loader.import_default_modules()
+    missing = set(beat_schedule()) - set(app.tasks)
+    assert not missing, f"beat would send tasks no worker runs: {sorted(missing)}"
+
+
 def test_the_embedded_scheduler_never_runs_an_entry_twice_at_once():
     running = 0
     overlaps = runs = 0

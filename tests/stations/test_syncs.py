@@ -64,6 +64,17 @@ def test_history_matches_cwork_without_gap_or_overlap(sim, cwork, clock):
 
 
 @override_settings(HISTORY_BACKFILL_DAYS=1)
+def test_on_a_fresh_start_the_first_history_sync_does_not_find_an_empty_catalogue(cwork, clock):
+    # Every job starts at once: the history sync must not run before any station is known
+    # and leave the timelines empty for a whole interval.
+    result = sync("history", cwork, clock)
+    assert Station.objects.count() == 12
+    assert result.outcome.stations_seen == 12
+    assert Top.objects.exists()
+    assert PollRecord.objects.filter(kind="catalogue", ok=True).count() == 1
+
+
+@override_settings(HISTORY_BACKFILL_DAYS=1)
 def test_history_is_back_filled_after_an_outage(sim, cwork, clock):
     sync("catalogue", cwork, clock)
     sync("history", cwork, clock)
