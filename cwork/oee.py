@@ -45,8 +45,8 @@ Choices the norm leaves open, and what this module does (each one is repeated be
 - **Open time no interval covers** counts as required time without production (PPT − RT): an
   unknown state is treated as a stop, never as production, so gaps lower availability instead
   of flattering it. A machine with no state data at all in its opening time gets a blank
-  availability (and hardware availability), not 0 %; in a total over several machines its
-  time still counts as a stop.
+  availability (and hardware availability), not 0 %, and so does a total that includes it
+  (like a blank tU, see below).
 - **Overlapping state intervals** (one machine has one state at a time) are resolved in favour
   of the interval that started first; the later one begins where the earlier one ends.
 - **Micro-stops**: by default (``micro_stop_threshold=0``) every stop counts as a stop, as the
@@ -329,7 +329,8 @@ def compute(
 def combine(parts: Iterable[Kpis]) -> Kpis:
     """KPIs of several stations or periods together: times and failures summed, rates redone.
 
-    A blank tN or tU in any part blanks the total (a partial sum would look like a real one).
+    A blank tN or tU in any part blanks the total (a partial sum would look like a real one);
+    so does a part with no state data for the availability.
     """
     items = list(parts)
     if not items:
@@ -352,7 +353,10 @@ def combine(parts: Iterable[Kpis]) -> Kpis:
         fpt=total(k.fpt for k in items),
         ft=sum(k.ft for k in items),
         failures=sum(k.failures for k in items),
-        covered=total(k.covered for k in items),
+        # One machine with no state data at all blanks the availability of the total too.
+        covered=0.0
+        if any(k.covered is not None and k.covered <= 0 and k.ot > 0 for k in items)
+        else total(k.covered for k in items),
     )
 
 

@@ -192,14 +192,17 @@ def test_a_station_with_no_data_leaves_blank_what_is_unknown():
     assert body["Times"]["MTBF"] is None
 
 
-def test_a_machine_without_data_still_weighs_on_a_total_as_a_stop():
-    # One machine produced all its 8 h, the other sent nothing: its own availability is blank,
-    # but the total does not pretend the fleet ran 100 %: 28800 / (2 × 28800) = 50 %.
+def test_a_machine_without_data_blanks_the_availability_of_a_total():
+    # One machine produced all its 8 h, the other sent nothing. The total must neither claim
+    # 100 % (ignoring the silent one) nor 50 % (taking its unknown time as a stop).
     ran = run(at("06:00"), at("14:00"), [iv(at("06:00"), at("14:00"), Bucket.PRODUCTION)])
     silent = run(at("06:00"), at("14:00"), [])
+    closed = run(at("06:00"), at("14:00"), [], opening=[])
     assert ran.availability == 1
     assert silent.availability is None
-    assert combine([ran, silent]).availability == pytest.approx(0.5)
+    assert combine([ran, silent]).availability is None
+    # A machine whose workshop was closed has no opening to cover: it blanks nothing.
+    assert combine([ran, closed]).availability == 1
 
 
 def test_no_data_over_a_closed_period_is_all_blank():
