@@ -1,0 +1,301 @@
+"""The shift review's Paretos: where the stop time went (by state) and which CNC alarms cost
+the most (by code), longest first, ready to draw as horizontal bars.
+
+Stop time is counted the way the KPIs count it: cut at now, inside the stations' calendar
+opening, each state taken to its bucket (:mod:`kpis.mapping`), so the Pareto adds up to the
+stops the review's table shows. Alarms are CWork's records as they are: an alarm still
+active lasts until now.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Q
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from cwork.oee import Bucket
+from kpis.calendar import Calendars, Span, opening
+from kpis.intervals import state_pieces
+from kpis.mapping import bucket_of, state_buckets
+from kpis.timeline import alarm_label
+from stations.models import AlarmInterval, State, Station
+from stations.selectors import readable_text_color
+from stations.station_selectors import format_duration
+
+#: The buckets whose time is a stop.
+STOP_BUCKETS = frozenset({Bucket.FAILURE, Bucket.OWN_STOP, Bucket.INDUCED_STOP})
+#: Bars shown; the rest is one "Other" bar.
+TOP = 10
+
+UNKNOWN_COLOR = "#9e9e9e"
+OTHER_COLOR = "#bdbdbd"
+ALARM_COLOR = "#c62828"
+
+# Drawing, in SVG user units (the viewBox is VIEW_WIDTH wide, scaled as a whole).
+VIEW_WIDTH = 800
+LABEL_END = 250
+BAR_X = 258
+BAR_AREA = 260
+CUMULATIVE_X = 660
+CUMULATIVE_WIDTH = 80
+HEADER = 22
+ROW = 28
+BAR_HEIGHT = 18
+#: Labels longer than this are cut in the drawing (the hover text has them whole).
+LABEL_CHARS = 38
+
+
+@dataclass(frozen=True, slots=True)
+class ParetoBar:
+    label: str
+    color: str
+    #: Seconds.
+    value: float
+    count: int | None
+    #: Of the total, and up to this bar included (fractions 0..1).
+    share: float
+    cumulative: float
+    #: The "Other" bar gathering everything after the top ones.
+    other: bool = False
+    #: Drawing: the bar's top and length, in user units.
+    y: float = 0.0
+    length: float = 0.0
+    text_color: str = "#000000"
+
+    @property
+    def value_text(self) -> str:
+        return format_duration(timedelta(seconds=self.value))
+
+    @property
+    def count_text(self) -> str:
+        if self.count is None:
+            return ""
+        return ngettext("%(count)d time", "%(count)d times", self.count) % {"count": self.count}
+
+    @property
+    def short_label(self) -> str:
+        if len(self.label) <= LABEL_CHARS:
+            return self.label
+        return self.label[: LABEL_CHARS - 1].rstrip() + "…"
+
+    @property
+    def share_percent(self) -> float:
+        return 100.0 * self.share
+
+    @property
+    def cumulative_percent(self) -> float:
+        return 100.0 * self.cumulative
+
+    # Positions the template needs (it cannot add floats).
+    @property
+    def text_y(self) -> float:
+        return self.y + BAR_HEIGHT / 2
+
+    @property
+    def value_x(self) -> float:
+        return BAR_X + self.length + 6
+
+    @property
+    def cumulative_x(self) -> float:
+        return CUMULATIVE_X + self.cumulative * CUMULATIVE_WIDTH
+
+
+@dataclass(frozen=True, slots=True)
+class Pareto:
+    title: str
+    bars: list[ParetoBar]
+    #: Seconds, all bars included.
+    total: float
+    #: What the fragment says when there is nothing to show.
+    empty_text: str = ""
+
+    @property
+    def total_text(self) -> str:
+        return format_duration(timedelta(seconds=self.total))
+
+    @property
+    def height(self) -> int:
+        return HEADER + ROW * len(self.bars)
+
+    @property
+    def cumulative_points(self) -> str:
+        """The cumulative line through the bars' middles, as SVG ``points``."""
+        points = [(CUMULATIVE_X, HEADER - 2)]
+        points.extend((bar.cumulative_x, bar.text_y) for bar in self.bars)
+        return " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+
+    @property
+    def summary(self) -> str:
+        """The chart in words, for screen readers."""
+        if not self.bars:
+            return f"{self.title}: {self.empty_text}"
+        parts = [
+            _("%(label)s %(value)s (%(share)d %%)")
+            % {"label": bar.label, "value": bar.value_text, "share": round(bar.share_percent)}
+            for bar in self.bars
+        ]
+        return _("%(title)s, total %(total)s: %(bars)s") % {
+            "title": self.title,
+            "total": self.total_text,
+            "bars": "; ".join(parts),
+        }
+
+    # Geometry for the template.
+    view_width = VIEW_WIDTH
+    label_end = LABEL_END
+    bar_x = BAR_X
+    bar_height = BAR_HEIGHT
+    cumulative_start = CUMULATIVE_X
+    cumulative_end = CUMULATIVE_X + CUMULATIVE_WIDTH
+    header = HEADER
+
+
+@dataclass(slots=True)
+class _Entry:
+    label: str
+    color: str
+    value: float = 0.0
+    count: int | None = None
+
+
+def stop_pareto(
+    stations: Sequence[Station], start: datetime, end: datetime, *, now: datetime
+) -> Pareto:
+    """Stop time per state (failures, own and induced stops) inside the period, cut at now,
+    and inside each station's calendar opening; longest first."""
+    title = _("Stop time by state")
+    empty = _("No stops in this period")
+    until = max(start, min(end, now))
+    if until <= start or not stations:
+        return Pareto(title, [], 0.0, empty)
+    buckets = state_buckets()
+    calendars = Calendars()
+    catalogue = {
+        cwork_id: (name, color)
+        for cwork_id, name, color in State.objects.values_list("cwork_id", "name", "color")
+    }
+    pieces = state_pieces([s.pk for s in stations], start, until, now)
+    opens_by_workshop: dict[str, list[Span]] = {}
+    entries: dict[int, _Entry] = {}
+    for station in stations:
+        if station.workshop not in opens_by_workshop:
+            spec = calendars.for_workshop(station.workshop)
+            opens_by_workshop[station.workshop] = opening(spec, start, until)[0]
+        opens = opens_by_workshop[station.workshop]
+        ends = [e for _s, e in opens]
+        cursor = start
+        for piece in pieces[station.pk]:
+            s, e = max(piece.start, start, cursor), min(piece.end, until)
+            if e <= s:
+                continue
+            cursor = e  # overlapping records: the earlier one wins
+            if bucket_of(buckets, piece.state_cwork_id) not in STOP_BUCKETS:
+                continue
+            seconds = _inside(s, e, opens, ends)
+            if seconds <= 0:
+                continue
+            entry = entries.get(piece.state_cwork_id)
+            if entry is None:
+                name, color = catalogue.get(piece.state_cwork_id) or ("", "")
+                entry = entries[piece.state_cwork_id] = _Entry(
+                    name or _("State %(id)s") % {"id": piece.state_cwork_id},
+                    color or UNKNOWN_COLOR,
+                )
+            entry.value += seconds
+    return _pareto(title, entries.values(), empty, other_label=_("Other states (%(count)d)"))
+
+
+def _inside(s: datetime, e: datetime, spans: list[Span], ends: list[datetime]) -> float:
+    """Seconds of [s, e) inside the sorted, disjoint ``spans``."""
+    total = 0.0
+    i = bisect_right(ends, s)
+    while i < len(spans) and spans[i][0] < e:
+        a, b = max(s, spans[i][0]), min(e, spans[i][1])
+        if b > a:
+            total += (b - a).total_seconds()
+        i += 1
+    return total
+
+
+def alarm_pareto(
+    stations: Sequence[Station], start: datetime, end: datetime, *, now: datetime
+) -> Pareto:
+    """CNC alarms by code: how many started in the period, and how long they lasted inside
+    it (an active alarm lasts until now); longest first."""
+    title = _("CNC alarms by code")
+    empty = _("No alarms in this period")
+    until = max(start, min(end, now))
+    ids = [s.pk for s in stations]
+    if until <= start or not ids:
+        return Pareto(title, [], 0.0, empty)
+    rows = (
+        AlarmInterval.objects.filter(station_id__in=ids, start__lt=until)
+        .filter(Q(end__isnull=True) | Q(end__gt=start))
+        .order_by("start")
+        .values_list("code", "message", "start", "end")
+    )
+    entries: dict[str, _Entry] = {}
+    messages: dict[str, str] = {}
+    for code, message, s, e in rows.iterator(chunk_size=5000):
+        entry = entries.get(code)
+        if entry is None:
+            entry = entries[code] = _Entry(code, ALARM_COLOR, count=0)
+        if message:
+            messages[code] = message  # the newest wording
+        if s >= start:
+            entry.count = (entry.count or 0) + 1
+        a, b = max(s, start), min(e or now, until)
+        if b > a:
+            entry.value += (b - a).total_seconds()
+    for code, entry in entries.items():
+        entry.label = alarm_label(code, messages.get(code, ""))
+    kept = [x for x in entries.values() if x.value > 0 or x.count]
+    return _pareto(title, kept, empty, other_label=_("Other alarms (%(count)d)"))
+
+
+def _pareto(title: str, entries: Iterable[_Entry], empty: str, *, other_label: str) -> Pareto:
+    """Sorted longest first (then most frequent), the top ones and "Other", with shares."""
+    ordered = sorted(entries, key=lambda x: (-x.value, -(x.count or 0), x.label))
+    total = sum(x.value for x in ordered)
+    if not ordered:
+        return Pareto(title, [], 0.0, empty)
+    shown = ordered[:TOP]
+    rest = ordered[TOP:]
+    if rest:
+        counts = [x.count for x in rest]
+        shown.append(
+            _Entry(
+                other_label % {"count": len(rest)},
+                OTHER_COLOR,
+                sum(x.value for x in rest),
+                None if any(c is None for c in counts) else sum(counts),  # type: ignore[arg-type]
+            )
+        )
+    longest = max((x.value for x in shown), default=0.0)
+    bars = []
+    running = 0.0
+    for index, entry in enumerate(shown):
+        running += entry.value
+        bars.append(
+            ParetoBar(
+                label=entry.label,
+                color=entry.color,
+                value=entry.value,
+                count=entry.count,
+                share=entry.value / total if total else 0.0,
+                cumulative=running / total if total else 0.0,
+                other=bool(rest) and index == len(shown) - 1,
+                y=HEADER + ROW * index + (ROW - BAR_HEIGHT) / 2,
+                length=BAR_AREA * entry.value / longest if longest else 0.0,
+                text_color=readable_text_color(entry.color),
+            )
+        )
+    return Pareto(title, bars, total, empty)
+
+
+__all__ = ["Pareto", "ParetoBar", "alarm_pareto", "stop_pareto"]

@@ -1,0 +1,773 @@
+"""The shift review's timeline: each station's states, alarms and running programs over a
+period, as bars ready to draw in one SVG row per station.
+
+Why it is shaped this way
+    - A review can span 90 days of 100 stations: hundreds of thousands of records. Each lane
+      is reduced in one pass (O(records)): adjacent bars of the same kind are merged, and
+      records narrower than one user unit are pooled per unit column, the column drawn in
+      whatever covers most of it. A lane never holds more than about two bars per column,
+      whatever the history.
+    - Positions come from UTC seconds, so a day of 23 or 25 hours is drawn as it was; every
+      label is in the plant's time zone.
+    - Time no record covers is "no data", never a state; the future is left blank.
+    - A row's rectangles are written here (:attr:`TimelineRow.markup`) rather than by a
+      template loop: a long period draws tens of thousands of them, which the template
+      engine renders too slowly for a TV.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from html import escape
+
+from django.db.models import Q
+from django.utils import formats, timezone
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from kpis.calendar import local
+from kpis.intervals import StatePiece, state_pieces
+from stations.models import AlarmInterval, ProgramRun, State, Station
+from stations.selectors import readable_text_color
+from stations.station_selectors import format_duration
+
+#: The drawing's width in SVG user units.
+TIMELINE_WIDTH = 1600.0
+#: Records narrower than this (user units) are pooled per column of this width: one pixel
+#: of the drawing at its usual size (800 px for 1600 units).
+COLUMN = 2.0
+#: Alarm and program bars are drawn at least this wide, or a short one would not show.
+MIN_VISIBLE = 1.0
+
+NO_DATA_COLOR = "#e0e0e0"
+UNKNOWN_STATE_COLOR = "#9e9e9e"
+ALARM_COLOR = "#d32f2f"
+PROGRAM_COLORS = ("#1565c0", "#64b5f6")
+#: The hatch "no data" is filled with (defined once by the template).
+HATCH_ID = "kpis-tl-hatch"
+
+#: Lanes inside a row's viewBox, as (y, height).
+STATE_LANE = (0, 20)
+ALARM_LANE = (22, 5)
+PROGRAM_LANE = (29, 5)
+ROW_HEIGHT = 34
+
+#: A merged bar lists at most this many distinct comments (alarm labels).
+MAX_NOTES = 3
+#: Bars drawn with their own details (hover text and data for the panel) in a whole
+#: timeline; beyond, each row details its widest bars and draws the rest as one path per
+#: state, which keeps a 90-day page of 100 stations to a couple of megabytes.
+DETAIL_BUDGET = 3000
+#: ... but at least this many per row.
+ROW_DETAIL_MIN = 30
+
+STATE, NO_DATA, ALARM, PROGRAM = "state", "nodata", "alarm", "program"
+
+HOUR = 3600.0
+DAY = 24 * HOUR
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One drawn rectangle."""
+
+    x: float
+    width: float
+    color: str
+    #: The state's name, "code – message" of the alarm(s), or the program's name.
+    label: str
+    start: datetime
+    end: datetime
+    comment: str
+    #: ``state``, ``nodata``, ``alarm`` or ``program``.
+    kind: str = STATE
+    #: False for a stretch no record covers.
+    known: bool = True
+    #: A pooled column: ``label`` covers most of it, other records the rest.
+    mixed: bool = False
+    #: Still running now (its end is "now").
+    ongoing: bool = False
+    text_color: str = "#000000"
+
+    @property
+    def duration(self) -> timedelta:
+        return self.end - self.start
+
+    @property
+    def duration_text(self) -> str:
+        return format_duration(self.duration)
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    at: datetime
+    x: float
+    label: str
+    #: Labelled on the axis (the others are grid lines only).
+    major: bool
+    #: Position in percent of the width, for HTML labels.
+    percent: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class LegendItem:
+    label: str
+    color: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineRow:
+    station: Station
+    states: list[Bar]
+    alarms: list[Bar]
+    programs: list[Bar]
+    #: The row in words, for screen readers (time per state, alarm count).
+    summary: str = ""
+    #: strftime format of the times in the details (with the date on long periods).
+    time_format: str = "%H:%M"
+    #: How many bars get their own details (see :data:`DETAIL_BUDGET`).
+    detail_budget: int = DETAIL_BUDGET
+
+    @property
+    def markup(self) -> SafeString:
+        """The row's rectangles (the template writes the ``<svg>`` around them)."""
+        now_text = _("now")
+        mostly = _("Mostly %(label)s")
+        lanes = (
+            (self.states, STATE_LANE, 0.0, None),
+            (self.alarms, ALARM_LANE, MIN_VISIBLE, _("Alarms")),
+            (self.programs, PROGRAM_LANE, MIN_VISIBLE, _("Programs running")),
+        )
+        count = len(self.states) + len(self.alarms) + len(self.programs)
+        chosen: set[int] | None = None
+        if count > self.detail_budget:
+            everything = [b for bars, *_rest in lanes for b in bars]
+            widest = heapq.nlargest(self.detail_budget, everything, key=lambda b: b.width)
+            chosen = {id(b) for b in widest}
+        parts: list[str] = []
+        for bars, (y, h), minimum, lane_label in lanes:
+            if chosen is None:
+                parts.extend(_rects(bars, y, h, minimum, self.time_format, now_text, mostly))
+                continue
+            detailed = [b for b in bars if id(b) in chosen]
+            rest = [b for b in bars if id(b) not in chosen]
+            parts.extend(_rects(detailed, y, h, minimum, self.time_format, now_text, mostly))
+            parts.extend(_paths(rest, y, h, minimum, lane_label))
+        return mark_safe("".join(parts))  # noqa: S308 - every text is escaped
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    start: datetime
+    end: datetime
+    width: float
+    rows: list[TimelineRow]
+    ticks: list[Tick]
+    #: Where the drawing stops (now, for a period still running).
+    until: datetime | None = None
+    #: Where now is, in percent of the width (None outside the period).
+    now_percent: float | None = None
+    legend: list[LegendItem] = field(default_factory=list)
+    height: int = ROW_HEIGHT
+
+    @property
+    def start_ms(self) -> int:
+        """For the script, which tells the time under the pointer on pooled stretches."""
+        return round(self.start.timestamp() * 1000)
+
+    @property
+    def end_ms(self) -> int:
+        return round(self.end.timestamp() * 1000)
+
+    @property
+    def time_zone(self) -> str:
+        return timezone.get_current_timezone_name()
+
+    @property
+    def summary(self) -> str:
+        start = timezone.localtime(self.start).strftime("%d/%m/%Y %H:%M")
+        end = timezone.localtime(self.end).strftime("%d/%m/%Y %H:%M")
+        return ngettext(
+            "Timeline of %(count)d station from %(start)s to %(end)s",
+            "Timeline of %(count)d stations from %(start)s to %(end)s",
+            len(self.rows),
+        ) % {"count": len(self.rows), "start": start, "end": end}
+
+
+# ----------------------------------------------------------------------------------------
+# Building
+# ----------------------------------------------------------------------------------------
+
+
+def build_timeline(
+    stations: Sequence[Station],
+    start: datetime,
+    end: datetime,
+    *,
+    now: datetime,
+    width: float = TIMELINE_WIDTH,
+) -> Timeline:
+    """Every station's states, alarms and running programs over [start, end), cut at now.
+    Three queries whatever the number of stations."""
+    ids = [s.pk for s in stations]
+    until = max(start, min(end, now))
+    span = (end - start).total_seconds()
+    scale = width / span if span > 0 else 0.0
+    t_start, t_until, t_now = start.timestamp(), until.timestamp(), now.timestamp()
+    catalogue = {
+        cwork_id: (name, color or UNKNOWN_STATE_COLOR)
+        for cwork_id, name, color in State.objects.values_list("cwork_id", "name", "color")
+    }
+    pieces = state_pieces(ids, start, end, now)
+    alarms = _alarm_rows(ids, start, until)
+    programs = _program_rows(ids, start, until)
+    long_period = span > 36 * HOUR
+    time_format = "%d/%m %H:%M" if long_period else "%H:%M"
+    detail_budget = max(ROW_DETAIL_MIN, DETAIL_BUDGET // max(1, len(stations)))
+    several_alarms, several_programs = _("Alarms"), _("Several programs")
+
+    rows: list[TimelineRow] = []
+    seen: dict[object, tuple[str, str, float]] = {}
+    for station in stations:
+        state_segs = _state_segments(pieces[station.pk], t_start, t_until, catalogue)
+        alarm_segs, alarm_count = _alarm_segments(
+            alarms.get(station.pk, ()), t_start, t_until, t_now
+        )
+        program_segs = _program_segments(programs.get(station.pk, ()), t_start, t_until, t_now)
+        totals = _totals(state_segs)
+        for key, (label, color, seconds) in totals.items():
+            before = seen.get(key, (label, color, 0.0))
+            seen[key] = (label, color, before[2] + seconds)
+        states = _bars(_layout(state_segs, t_start, scale), t_start, scale)
+        program_bars = _bars(
+            _layout(program_segs, t_start, scale, several_programs), t_start, scale
+        )
+        program_bars = [
+            _recolor(bar, PROGRAM_COLORS[i % len(PROGRAM_COLORS)])
+            for i, bar in enumerate(program_bars)
+        ]
+        rows.append(
+            TimelineRow(
+                station=station,
+                states=states,
+                alarms=_bars(_layout(alarm_segs, t_start, scale, several_alarms), t_start, scale),
+                programs=program_bars,
+                summary=_row_summary(station, totals, alarm_count),
+                time_format=time_format,
+                detail_budget=detail_budget,
+            )
+        )
+
+    legend = [
+        LegendItem(label, color, STATE if key is not None else NO_DATA)
+        for key, (label, color, _seconds) in sorted(seen.items(), key=lambda kv: -kv[1][2])
+        if key is not None
+    ]
+    legend.append(LegendItem(_("No data"), NO_DATA_COLOR, NO_DATA))
+    legend.append(LegendItem(_("Alarm"), ALARM_COLOR, ALARM))
+    legend.append(LegendItem(_("Program running"), PROGRAM_COLORS[0], PROGRAM))
+    now_percent = 100.0 * (now - start).total_seconds() / span if span > 0 else None
+    return Timeline(
+        start=start,
+        end=end,
+        width=width,
+        rows=rows,
+        ticks=axis_ticks(start, end, width),
+        until=until,
+        now_percent=now_percent if now_percent is not None and 0 < now_percent < 100 else None,
+        legend=legend,
+    )
+
+
+@dataclass(slots=True)
+class _Seg:
+    """A stretch of one lane, in epoch seconds (and user units once laid out)."""
+
+    t0: float
+    t1: float
+    key: object
+    label: str
+    color: str
+    comment: str = ""
+    kind: str = STATE
+    ongoing: bool = False
+    mixed: bool = False
+    x0: float = 0.0
+    x1: float = 0.0
+
+
+def _append(segs: list[_Seg], seg: _Seg) -> None:
+    """Adds ``seg``, merged into the previous one when it continues the same thing."""
+    if segs:
+        last = segs[-1]
+        if last.key == seg.key and seg.t0 <= last.t1:
+            last.t1 = max(last.t1, seg.t1)
+            last.ongoing = seg.ongoing
+            last.comment = _join_notes(last.comment, seg.comment)
+            return
+    segs.append(seg)
+
+
+def _join_notes(first: str, second: str) -> str:
+    if not second or second == first:
+        return first
+    if not first:
+        return second
+    notes = first.split(" · ")
+    if second in notes:
+        return first
+    if len(notes) >= MAX_NOTES:
+        return first if first.endswith("…") else first + " · …"
+    return f"{first} · {second}"
+
+
+def _state_segments(
+    pieces: Iterable[StatePiece],
+    t_start: float,
+    t_until: float,
+    catalogue: dict[int, tuple[str, str]],
+) -> list[_Seg]:
+    """The pieces cut to [start, until] with the holes as "no data" (an overlap: the earlier
+    record wins)."""
+    segs: list[_Seg] = []
+    cursor = t_start
+    no_data = _("No data")
+    for piece in pieces:
+        t_end = piece.end.timestamp()
+        t0, t1 = max(piece.start.timestamp(), cursor), min(t_end, t_until)
+        if t1 <= t0:
+            continue
+        if t0 > cursor:
+            _append(segs, _Seg(cursor, t0, None, no_data, NO_DATA_COLOR, kind=NO_DATA))
+        name, color = catalogue.get(piece.state_cwork_id) or (
+            _("State %(id)s") % {"id": piece.state_cwork_id},
+            UNKNOWN_STATE_COLOR,
+        )
+        ongoing = piece.ongoing and t_end <= t_until
+        _append(
+            segs, _Seg(t0, t1, piece.state_cwork_id, name, color, piece.comment, STATE, ongoing)
+        )
+        cursor = t1
+    if cursor < t_until:
+        _append(segs, _Seg(cursor, t_until, None, no_data, NO_DATA_COLOR, kind=NO_DATA))
+    return segs
+
+
+AlarmRow = tuple[datetime, datetime | None, str, str]
+ProgramRow = tuple[datetime, datetime | None, str, str]
+
+
+def _alarm_rows(ids: list[int], start: datetime, until: datetime) -> dict[int, list[AlarmRow]]:
+    out: dict[int, list[AlarmRow]] = {}
+    if until <= start or not ids:
+        return out
+    rows = (
+        AlarmInterval.objects.filter(station_id__in=ids, start__lt=until)
+        .filter(Q(end__isnull=True) | Q(end__gt=start))
+        .order_by("station_id", "start")
+        .values_list("station_id", "start", "end", "code", "message")
+    )
+    for station_id, s, e, code, message in rows.iterator(chunk_size=5000):
+        out.setdefault(station_id, []).append((s, e, code, message))
+    return out
+
+
+def _program_rows(ids: list[int], start: datetime, until: datetime) -> dict[int, list[ProgramRow]]:
+    out: dict[int, list[ProgramRow]] = {}
+    if until <= start or not ids:
+        return out
+    rows = (
+        ProgramRun.objects.filter(station_id__in=ids, kind=ProgramRun.Kind.RUNNING, start__lt=until)
+        .filter(Q(end__isnull=True) | Q(end__gt=start))
+        .order_by("station_id", "start")
+        .values_list("station_id", "start", "end", "name", "context")
+    )
+    for station_id, s, e, name, context in rows.iterator(chunk_size=5000):
+        out.setdefault(station_id, []).append((s, e, name, context))
+    return out
+
+
+def alarm_label(code: str, message: str) -> str:
+    return f"{code} – {message}" if message else code
+
+
+def _alarm_segments(
+    rows: Iterable[AlarmRow], t_start: float, t_until: float, t_now: float
+) -> tuple[list[_Seg], int]:
+    """Alarms as one lane: alarms active together make one bar naming them all. An active
+    alarm (no end) lasts until now."""
+    segs: list[_Seg] = []
+    count = 0
+    for s, e, code, message in rows:
+        t0 = max(s.timestamp(), t_start)
+        t1 = t_until if e is None else min(e.timestamp(), t_until)
+        if t1 <= t0:
+            continue
+        count += 1
+        label = alarm_label(code, message)
+        last = segs[-1] if segs else None
+        if last is not None and t0 < last.t1:  # active together
+            if label not in last.comment.split(" · ") and last.label != label:
+                last.comment = _join_notes(last.comment, label)
+            last.t1 = max(last.t1, t1)
+            last.ongoing = last.ongoing or (e is None and t1 >= t_now)
+            continue
+        _append(
+            segs,
+            _Seg(t0, t1, label, label, ALARM_COLOR, "", ALARM, ongoing=e is None and t1 >= t_now),
+        )
+    for seg in segs:
+        if seg.comment:  # several alarms at once: the lane names them all
+            seg.label = f"{seg.label} · {seg.comment}"
+            seg.key = seg.label
+            seg.comment = ""
+    return segs, count
+
+
+def _program_segments(
+    rows: Sequence[ProgramRow], t_start: float, t_until: float, t_now: float
+) -> list[_Seg]:
+    """Running programs; an open run lasts until the next one starts, or until now."""
+    segs: list[_Seg] = []
+    cursor = t_start
+    for index, (s, e, name, context) in enumerate(rows):
+        if e is None:
+            following = rows[index + 1][0].timestamp() if index + 1 < len(rows) else t_until
+            t_end = min(following, t_until)
+        else:
+            t_end = e.timestamp()
+        t0, t1 = max(s.timestamp(), cursor), min(t_end, t_until)
+        if t1 <= t0:
+            continue
+        ongoing = e is None and index + 1 == len(rows) and t1 >= t_now
+        _append(segs, _Seg(t0, t1, name, name, PROGRAM_COLORS[0], context, PROGRAM, ongoing))
+        cursor = t1
+    return segs
+
+
+#: The key of pooled columns in lanes where any record will do (alarms, programs).
+POOLED = object()
+
+
+def _layout(
+    segs: Sequence[_Seg], t_start: float, scale: float, pooled_label: str | None = None
+) -> list[_Seg]:
+    """The lane's bars in user units: merged where they continue each other, and pooled
+    per column where narrower than :data:`COLUMN` (one pass). States pool to the one that
+    covers most of the column; with ``pooled_label`` (alarms, programs), pooled columns
+    only say that something was there, so that they merge into long bars."""
+    out: list[_Seg] = []
+    col = -1
+    weights: dict[object, float] = {}
+    reps: dict[object, _Seg] = {}
+    lo = hi = 0.0
+
+    def emit(seg: _Seg) -> None:
+        if out:
+            last = out[-1]
+            if last.key == seg.key and seg.x0 - last.x1 <= 1e-6:
+                if last.label != seg.label and pooled_label is not None:
+                    last.label, last.mixed, last.comment = pooled_label, False, ""
+                last.x1, last.t1 = seg.x1, seg.t1
+                last.mixed = last.mixed or seg.mixed
+                last.ongoing = seg.ongoing
+                last.comment = _join_notes(last.comment, seg.comment)
+                return
+        out.append(seg)
+
+    def flush() -> None:
+        best = max(weights, key=weights.__getitem__)
+        rep = reps[best]
+        label = rep.label
+        if pooled_label is not None:
+            label = rep.label if len(weights) == 1 else pooled_label
+            best = POOLED
+        x0 = max(col * COLUMN, lo, out[-1].x1 if out else 0.0)
+        x1 = min((col + 1) * COLUMN, hi)
+        if x1 > x0:
+            emit(
+                _Seg(
+                    t_start + x0 / scale,
+                    t_start + x1 / scale,
+                    best,
+                    label,
+                    rep.color,
+                    rep.comment,
+                    rep.kind,
+                    ongoing=rep.ongoing and rep.x1 <= x1 + 1e-9,
+                    mixed=len(weights) > 1 and pooled_label is None,
+                    x0=x0,
+                    x1=x1,
+                )
+            )
+        weights.clear()
+        reps.clear()
+
+    for seg in segs:
+        x0, x1 = (seg.t0 - t_start) * scale, (seg.t1 - t_start) * scale
+        if x1 - x0 >= COLUMN:
+            if weights:
+                if math.floor(x0 / COLUMN) == col:
+                    # The wide bar's start votes in the pooled column, then starts after it.
+                    edge = (col + 1) * COLUMN
+                    weights[seg.key] = weights.get(seg.key, 0.0) + edge - x0
+                    reps.setdefault(seg.key, _copy(seg, x0, edge))
+                    hi = edge
+                    flush()
+                    x0 = edge
+                else:
+                    flush()
+            if x1 > x0:
+                emit(_copy(seg, x0, x1))
+            continue
+        first, last = math.floor(x0 / COLUMN), math.floor((x1 - 1e-9) / COLUMN)
+        for c in range(first, max(first, last) + 1):
+            if c != col:
+                if weights:
+                    flush()
+                col, lo = c, max(x0, c * COLUMN)
+            part_hi = min(x1, (c + 1) * COLUMN)
+            weights[seg.key] = weights.get(seg.key, 0.0) + part_hi - max(x0, c * COLUMN)
+            reps.setdefault(seg.key, _copy(seg, x0, x1))
+            hi = part_hi
+    if weights:
+        flush()
+    return out
+
+
+def _copy(seg: _Seg, x0: float, x1: float) -> _Seg:
+    return _Seg(
+        seg.t0, seg.t1, seg.key, seg.label, seg.color, seg.comment, seg.kind, seg.ongoing,
+        seg.mixed, x0, x1,
+    )  # fmt: skip
+
+
+def _bars(segs: Iterable[_Seg], t_start: float, scale: float) -> list[Bar]:
+    return [
+        Bar(
+            x=round(seg.x0, 3),
+            width=round(seg.x1 - seg.x0, 3),
+            color=seg.color,
+            label=seg.label,
+            start=datetime.fromtimestamp(seg.t0, UTC),
+            end=datetime.fromtimestamp(seg.t1, UTC),
+            comment=seg.comment,
+            kind=seg.kind,
+            known=seg.kind != NO_DATA,
+            mixed=seg.mixed,
+            ongoing=seg.ongoing,
+            text_color=_text_color(seg.color),
+        )
+        for seg in segs
+    ]
+
+
+_TEXT_COLORS: dict[str, str] = {}
+
+
+def _text_color(color: str) -> str:
+    found = _TEXT_COLORS.get(color)
+    if found is None:
+        found = _TEXT_COLORS[color] = readable_text_color(color)
+    return found
+
+
+def _recolor(bar: Bar, color: str) -> Bar:
+    return Bar(
+        bar.x, bar.width, color, bar.label, bar.start, bar.end, bar.comment, bar.kind,
+        bar.known, bar.mixed, bar.ongoing, _text_color(color),
+    )  # fmt: skip
+
+
+def _totals(segs: Iterable[_Seg]) -> dict[object, tuple[str, str, float]]:
+    """Seconds per state (and "no data"), longest first."""
+    sums: dict[object, tuple[str, str, float]] = {}
+    for seg in segs:
+        label, color, seconds = sums.get(seg.key, (seg.label, seg.color, 0.0))
+        sums[seg.key] = (label, color, seconds + seg.t1 - seg.t0)
+    return dict(sorted(sums.items(), key=lambda kv: -kv[1][2]))
+
+
+def _row_summary(
+    station: Station, totals: dict[object, tuple[str, str, float]], alarm_count: int
+) -> str:
+    if totals:
+        states = ", ".join(
+            f"{label} {format_duration(timedelta(seconds=seconds))}"
+            for label, _color, seconds in list(totals.values())[:4]
+        )
+    else:
+        states = _("no data")
+    alarms = ngettext("%(count)d alarm", "%(count)d alarms", alarm_count) % {"count": alarm_count}
+    return _("%(station)s: %(states)s; %(alarms)s") % {
+        "station": station.name,
+        "states": states,
+        "alarms": alarms,
+    }
+
+
+# ----------------------------------------------------------------------------------------
+# Markup
+# ----------------------------------------------------------------------------------------
+
+
+def _num(value: float) -> str:
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def _rects(
+    bars: Iterable[Bar],
+    y: int,
+    h: int,
+    minimum: float,
+    time_format: str,
+    now_text: str,
+    mostly: str,
+) -> Iterator[str]:
+    localtime = timezone.localtime
+    for bar in bars:
+        start = localtime(bar.start).strftime(time_format)
+        end = now_text if bar.ongoing else localtime(bar.end).strftime(time_format)
+        label = mostly % {"label": bar.label} if bar.mixed else bar.label
+        duration = bar.duration_text
+        title = f"{label}\n{start} – {end} ({duration})"
+        comment = ""
+        if bar.comment:
+            title += f"\n{bar.comment}"
+            comment = f' data-comment="{escape(bar.comment)}"'
+        fill = f"url(#{HATCH_ID}) {NO_DATA_COLOR}" if bar.kind == NO_DATA else bar.color
+        yield (
+            f'<rect x="{_num(bar.x)}" y="{y}" width="{_num(max(bar.width, minimum))}" '
+            f'height="{h}" fill="{escape(fill)}" class="tl-{bar.kind}" '
+            f'data-state="{escape(label)}" data-start="{escape(start)}" '
+            f'data-end="{escape(end)}" data-duration="{escape(duration)}"{comment}>'
+            f"<title>{escape(title, quote=False)}</title></rect>"
+        )
+
+
+def _paths(
+    bars: Iterable[Bar], y: int, h: int, minimum: float, lane_label: str | None
+) -> Iterator[str]:
+    """Bars without details of their own, as one stroked path per colour and label (per
+    colour under ``lane_label`` for alarms and programs): a few bytes a bar."""
+    groups: dict[tuple[str, str, str], tuple[list[str], list[float]]] = {}
+    middle = _num(y + h / 2)
+    for bar in bars:
+        w = max(bar.width, minimum)
+        if w < 0.05:
+            continue
+        key = (bar.color, lane_label or bar.label, bar.kind)
+        shapes, end = groups.setdefault(key, ([], [0.0]))
+        if shapes:
+            shapes.append(f"m{_short(bar.x - end[0])} 0h{_short(w)}")
+        else:
+            shapes.append(f"M{_short(bar.x)} {middle}h{_short(w)}")
+        end[0] = bar.x + w
+    for (color, label, kind), (shapes, _end) in groups.items():
+        paint = f"url(#{HATCH_ID}) {NO_DATA_COLOR}" if kind == NO_DATA else color
+        yield (
+            f'<path d="{"".join(shapes)}" stroke="{escape(paint)}" stroke-width="{h}" '
+            f'fill="none" class="tl-{kind}" data-state="{escape(label)}" data-pooled="1">'
+            f"<title>{escape(label, quote=False)}</title></path>"
+        )
+
+
+def _short(value: float) -> str:
+    text = f"{value:.1f}".rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"
+
+
+# ----------------------------------------------------------------------------------------
+# The axis
+# ----------------------------------------------------------------------------------------
+
+
+def axis_ticks(start: datetime, end: datetime, width: float = TIMELINE_WIDTH) -> list[Tick]:
+    """Ticks at round local times, the step chosen from the period's length: quarter hours
+    up to 3 h, hours up to 36 h (23 or 25 on the days the clocks change), 6 h up to 4 days,
+    days up to 45 days, weeks (Mondays) beyond."""
+    span = (end - start).total_seconds()
+    if span <= 0:
+        return []
+    zone = timezone.get_current_timezone()
+    scale = width / span
+    found: list[tuple[datetime, str, bool]] = []
+    if span <= 3 * HOUR:
+        for at in _steps(start, end, 15 * 60):
+            minute = at.astimezone(zone).minute
+            found.append((at, _hm(at), span <= HOUR or minute == 0))
+    elif span <= 36 * HOUR:
+        every = 1 if span <= 12 * HOUR else 3
+        for at in _steps(start, end, HOUR):
+            moment = at.astimezone(zone)
+            if moment.minute == 0:
+                found.append((at, _hm(at), moment.hour % every == 0))
+    elif span <= 4 * DAY:
+        for at in _steps(start, end, HOUR):
+            moment = at.astimezone(zone)
+            if moment.minute == 0 and moment.hour % 6 == 0:
+                label = _day(at, "D j") if moment.hour == 0 else _hm(at)
+                found.append((at, label, True))
+    elif span <= 45 * DAY:
+        for at in _midnights(start, end, zone):
+            weekly = span > 10 * DAY
+            label = _day(at, "j M" if weekly else "D j")
+            found.append((at, label, not weekly or at.astimezone(zone).weekday() == 0))
+    else:
+        for at in _midnights(start, end, zone):
+            if at.astimezone(zone).weekday() == 0:
+                found.append((at, _day(at, "j M"), True))
+    ticks = []
+    for at, label, major in found:
+        x = (at - start).total_seconds() * scale
+        ticks.append(Tick(at, round(x, 3), label, major, round(100.0 * x / width, 4)))
+    return ticks
+
+
+def _steps(start: datetime, end: datetime, step: float) -> Iterator[datetime]:
+    """Instants on the local clock's round ``step`` in [start, end), stepped in UTC."""
+    zone = timezone.get_current_timezone()
+    offset = start.astimezone(zone).utcoffset() or timedelta(0)
+    local_seconds = start.timestamp() + offset.total_seconds()
+    first = math.ceil(local_seconds / step) * step - offset.total_seconds()
+    t, t_end = first, end.timestamp()
+    while t < t_end:
+        yield datetime.fromtimestamp(t, UTC)
+        t += step
+
+
+def _midnights(start: datetime, end: datetime, zone) -> Iterator[datetime]:
+    day = start.astimezone(zone).date()
+    last = end.astimezone(zone).date()
+    while day <= last:
+        at = local(day, time(0), zone)
+        if start <= at < end:
+            yield at
+        day += timedelta(days=1)
+
+
+def _hm(at: datetime) -> str:
+    return timezone.localtime(at).strftime("%H:%M")
+
+
+def _day(at: datetime, fmt: str) -> str:
+    return formats.date_format(timezone.localtime(at), fmt)
+
+
+__all__ = [
+    "TIMELINE_WIDTH",
+    "Bar",
+    "LegendItem",
+    "Tick",
+    "Timeline",
+    "TimelineRow",
+    "axis_ticks",
+    "build_timeline",
+]
