@@ -15,5 +15,6 @@ urlpatterns = [
     path("stations/", include("stations.urls")),
     path("screens/", include("screens.urls")),
     path("audit/", include("audit.urls")),
+    path("kpis/", include("kpis.urls")),
     path("admin/", admin.site.urls),
 ]
