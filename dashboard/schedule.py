@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from kpis.current import KPI_TILE_REFRESH, TASK_NAME, publish_current_shift
 from stations.jobs import JOBS, prune_poll_records, run_job
 
 PRUNE_INTERVAL = 3600.0
@@ -30,7 +31,12 @@ def entries() -> list[Entry]:
         Entry(f"stations.{kind}", job.interval, partial(run_job, kind))
         for kind, job in JOBS.items()
     ]
-    return [*jobs, Entry("stations.prune", PRUNE_INTERVAL, prune_poll_records)]
+    return [
+        *jobs,
+        Entry("stations.prune", PRUNE_INTERVAL, prune_poll_records),
+        # The tiles' current-shift figures, recomputed and re-rendered where they changed.
+        Entry(TASK_NAME, KPI_TILE_REFRESH, publish_current_shift),
+    ]
 
 
 def beat_schedule() -> dict[str, dict[str, Any]]:

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from kpis.current import KPI_FIELD, cached_figures, current_generation
 from stations import events
 from stations.events import StationsChanged
 from stations.health import ingest_health, stale_after
@@ -125,8 +126,9 @@ def wall_tiles(wall_filter: WallFilter, now: datetime) -> list[Tile]:
     """The tiles as CWork last reported them. Whether that report is stale is the page's to
     show (it dims every tile until heartbeats return), never baked into a tile: a tile sent
     during an outage would otherwise stay "not reporting" after CWork is back."""
+    figures = cached_figures() or {}
     return [
-        tile_for(station, stale=False, now=now)
+        tile_for(station, stale=False, now=now, shift=figures.get(station.pk))
         for station in tile_stations()
         if wall_filter.matches(station)
     ]
@@ -145,12 +147,13 @@ def render_heartbeat(live_as_of: datetime | None, *, stale: bool) -> str:
 def render_snapshot(wall_filter: WallFilter, now: datetime | None = None) -> str:
     """Everything a wall shows, as out-of-band swaps: sent when a socket (re)connects.
 
-    Walls with the same filter share one rendering until the next poll: after a restart,
-    every screen reconnects within seconds and asks for the same snapshot.
+    Walls with the same filter share one rendering until the next poll or the next refresh
+    of the shift figures: after a restart, every screen reconnects within seconds and asks
+    for the same snapshot.
     """
     now = now or timezone.now()
     health = ingest_health(now)
-    key = (wall_filter, health.live_as_of, health.stale)
+    key = (wall_filter, health.live_as_of, health.stale, current_generation())
     with _snapshot_lock:
         cached = _snapshots.get(key)
     if cached is not None:
@@ -165,7 +168,7 @@ def render_snapshot(wall_filter: WallFilter, now: datetime | None = None) -> str
     return html
 
 
-_snapshots: dict[tuple[WallFilter, datetime | None, bool], str] = {}
+_snapshots: dict[tuple[WallFilter, datetime | None, bool, int | None], str] = {}
 _snapshot_lock = threading.Lock()
 
 
@@ -174,7 +177,8 @@ def render_station_live(station_id: int, now: datetime | None = None) -> str | N
     station = tile_stations().filter(pk=station_id).first()
     if station is None:
         return None
-    return _station_live_html(tile_for(station, stale=False, now=now), now)
+    shift = (cached_figures() or {}).get(station_id)
+    return _station_live_html(tile_for(station, stale=False, now=now, shift=shift), now)
 
 
 def _station_live_html(tile: Tile, now: datetime) -> str:
@@ -185,8 +189,9 @@ def _fan_out_parts(event: StationsChanged) -> dict[str, list[tuple[int, str]]]:
     """Group -> (station id, HTML) of each changed station, each tile rendered once."""
     parts: dict[str, list[tuple[int, str]]] = defaultdict(list)
     changed = [change.station_id for change in event.changes]
+    figures = cached_figures() or {}
     for station in tile_stations().filter(pk__in=changed):
-        tile = tile_for(station, stale=False, now=event.at)
+        tile = tile_for(station, stale=False, now=event.at, shift=figures.get(station.pk))
         html = render_tile(tile, oob=True)
         for group in groups_of(station):
             parts[group].append((station.pk, html))
@@ -211,7 +216,7 @@ def publish_cycle(event: StationsChanged) -> None:
     (``html_for``) without rendering anything again.
     """
     events.publish(event)
-    heartbeat = render_heartbeat(event.at, stale=False)
+    heartbeat = _heartbeat(event)
     all_parts = _fan_out_parts(event)
     for group in wall_groups() | all_parts.keys():
         parts = all_parts.get(group, [])
@@ -223,6 +228,16 @@ def publish_cycle(event: StationsChanged) -> None:
             message["html"] += heartbeat
             message["tiles"] = [[station_id, len(html)] for station_id, html in parts]
         events.send(group, message)
+
+
+def _heartbeat(event: StationsChanged) -> str:
+    """A poll's heartbeat says its data is live as of the poll. The shift figures' refresh
+    (changes in the ``kpis`` field only) is no poll: its heartbeat repeats the last poll's
+    time and staleness, so that it never passes stale data off as live."""
+    if event.changes and all(change.fields == (KPI_FIELD,) for change in event.changes):
+        health = ingest_health(event.at)
+        return render_heartbeat(health.live_as_of, stale=health.stale)
+    return render_heartbeat(event.at, stale=False)
 
 
 def html_for(message: Mapping[str, object], wall_filter: WallFilter) -> str:

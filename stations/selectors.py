@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db import models
 
 from stations.models import LiveStatus, Station
+
+if TYPE_CHECKING:
+    from kpis.current import ShiftFigures
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,8 @@ class Tile:
     #: CWork leaves the station out of its answers, or all data is stale.
     reporting: bool
     pace: Pace | None
+    #: The running shift's figures (``kpis.current``); None when no shift runs.
+    shift: ShiftFigures | None = None
 
     @property
     def alarm_count(self) -> int:
@@ -63,8 +69,11 @@ def pace_of(live: LiveStatus | None, now: datetime) -> Pace | None:
     return Pace(made=live.parts_since_reset, target=live.part_target, expected=expected)
 
 
-def tile_for(station: Station, *, stale: bool, now: datetime) -> Tile:
-    """One station's tile; ``station`` comes with ``live`` and ``live.state`` selected."""
+def tile_for(
+    station: Station, *, stale: bool, now: datetime, shift: ShiftFigures | None = None
+) -> Tile:
+    """One station's tile; ``station`` comes with ``live`` and ``live.state`` selected.
+    ``shift``: its figures from the last refresh, dropped once that shift has ended."""
     live = getattr(station, "live", None)
     state = live.state if live else None
     color = (state.color if state else "") or NEUTRAL
@@ -76,6 +85,7 @@ def tile_for(station: Station, *, stale: bool, now: datetime) -> Tile:
         text_color=readable_text_color(color),
         reporting=bool(live and live.missing_since is None and not stale),
         pace=pace_of(live, now),
+        shift=shift if shift is not None and shift.end > now else None,
     )
 
 

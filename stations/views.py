@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from accounts.permissions import visible_stations
+from kpis.current import figures_for, review_url
 from stations.models import Station
 from stations.station_selectors import station_detail, station_overview
 
@@ -59,7 +60,10 @@ def station_page_context(station: Station, **extra: Any) -> dict[str, Any]:
     """What the station page renders from, for its own view and the actions' answers."""
     now = timezone.now()
     day = station_detail(station, now)
+    shift = figures_for(day.station, now)
     return {
+        "shift": shift,
+        "shift_review_url": review_url(shift) if shift else "",
         "day": day,
         "station": day.station,
         "tile": day.tile,

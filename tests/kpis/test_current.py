@@ -1,0 +1,244 @@
+"""The running shift's figures on the wall's tiles and the station page, refreshed on a schedule."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import replace
+from datetime import timedelta
+from urllib.parse import parse_qs
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+import kpis.current as current
+from dashboard import wall
+from dashboard.schedule import entries
+from kpis.current import (
+    KPI_FIELD,
+    KPI_TILE_REFRESH,
+    TASK_NAME,
+    cached_figures,
+    current_shift_figures,
+    publish_current_shift,
+    refresh_current_shift_figures,
+    review_url,
+)
+from kpis.demo import create_simulator_calendars
+from kpis.figures import sync_cwork_figures
+from kpis.models import WEEKDAYS, Calendar, PartCounting, PartTally
+from kpis.tally import slot_of
+from stations.catalogue import sync_catalogue
+from stations.history import sync_history
+from stations.live import poll_live
+from stations.models import Station
+from stations.selectors import tile_for, tile_stations
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()
+    current.forget_cached_figures()
+    yield
+    cache.clear()
+    current.forget_cached_figures()
+
+
+def build(cwork, clock) -> list[Station]:
+    """The catalogue, the simulator's calendars, the history, one live poll, CWork's KPIs."""
+    sync_catalogue(cwork, now=clock())
+    workshops = sorted(set(Station.objects.values_list("workshop", flat=True)))
+    assert create_simulator_calendars(workshops)
+    for _ in range(3):
+        sync_history(cwork, now=clock())
+    poll_live(cwork, now=clock())
+    sync_cwork_figures(cwork, now=clock())
+    return list(tile_stations())
+
+
+def test_stations_in_an_open_shift_have_figures_and_closed_ones_none(sim, cwork, clock):
+    stations = build(cwork, clock)
+    figures = current_shift_figures(stations, now=clock())  # 10:00 in Paris: all open
+    assert set(figures) == {s.pk for s in stations}
+    some = next(iter(figures.values()))
+    assert some.start <= clock() < some.end
+    assert some.availability is not None
+    # Counting began with the first poll, after the shift started: parts unknown, not 0.
+    assert some.parts_made is None
+
+    night = clock() + timedelta(hours=12)  # 22:00: only the 3×8 workshops work
+    at_night = current_shift_figures(stations, now=night)
+    assert 0 < len(at_night) < len(stations)
+    assert {f.shift_key.split("/")[1] for f in at_night.values()} == {"Night"}
+
+
+def test_one_kpi_computation_per_distinct_shift_whatever_the_stations(
+    sim, cwork, clock, monkeypatch
+):
+    stations = build(cwork, clock)
+    calls: list[tuple[int, object, object]] = []
+    real = current.station_kpis
+
+    def counting(batch, start, end, **kwargs):
+        calls.append((len(batch), start, end))
+        return real(batch, start, end, **kwargs)
+
+    monkeypatch.setattr(current, "station_kpis", counting)
+    figures = current_shift_figures(stations, now=clock())
+    spans = {(f.start, f.end) for f in figures.values()}
+    assert len(calls) == len(spans) < len(stations)
+    assert sum(n for n, _s, _e in calls) == len(stations)
+
+    # One station per workshop needs as many queries as every station.
+    one_each = list({s.workshop: s for s in stations}.values())
+    assert len(one_each) < len(stations)
+    with CaptureQueriesContext(connection) as few:
+        current_shift_figures(one_each, now=clock())
+    with CaptureQueriesContext(connection) as many:
+        current_shift_figures(stations, now=clock())
+    assert len(many) == len(few)
+
+
+def test_parts_are_counted_from_the_shift_start_when_counted_all_shift(sim, cwork, clock):
+    stations = build(cwork, clock)
+    station = stations[0]
+    figures = current_shift_figures(stations, now=clock())
+    start = figures[station.pk].start
+    PartCounting.objects.filter(station=station).update(since=start)
+    PartTally.objects.create(station=station, slot=slot_of(start), parts=7, cycle_time=30.0)
+    PartTally.objects.create(station=station, slot=start - timedelta(hours=1), parts=50)
+
+    again = current_shift_figures([station], now=clock())[station.pk]
+    assert again.parts_made >= 7
+    assert again.parts_made < 50 + 7
+
+
+def test_a_refresh_returns_only_the_stations_whose_shown_values_changed(sim, cwork, clock):
+    stations = build(cwork, clock)
+    assert cached_figures() is None
+    first = refresh_current_shift_figures(clock())
+    assert first == {s.pk for s in stations}
+    assert set(cached_figures()) == first
+    assert refresh_current_shift_figures(clock()) == set()
+
+    station = stations[0]
+    start = cached_figures()[station.pk].start
+    PartCounting.objects.filter(station=station).update(since=start)  # parts now known
+    assert refresh_current_shift_figures(clock()) == {station.pk}
+
+    # The shift changes for the workshops closing at 21:00 (and their tiles are cleared).
+    night = clock() + timedelta(hours=12)
+    changed = refresh_current_shift_figures(night)
+    assert changed == {s.pk for s in stations}  # Night shift for some, none for the others
+    assert len(cached_figures()) < len(stations)
+
+
+def test_the_tile_shows_oee_and_availability_and_a_dash_for_blanks(sim, cwork, clock):
+    stations = build(cwork, clock)
+    refresh_current_shift_figures(clock())
+    station = stations[0]
+    figures = replace(cached_figures()[station.pk], oee=0.724, availability=None)
+
+    html = wall.render_tile(tile_for(station, stale=False, now=clock(), shift=figures), oob=True)
+    assert 'class="tile-kpis"' in html
+    assert ">OEE</abbr>&nbsp;72&nbsp;%" in html
+    assert "(TRS, NF E60-182" in html  # the norm's names, in titles
+    assert "(DO, NF E60-182" in html
+    assert ">Avail.</abbr>&nbsp;<span title=" in html
+    assert "—</span>" in html
+    assert "0&nbsp;%" not in html
+
+    closed = wall.render_tile(tile_for(station, stale=False, now=clock()), oob=True)
+    assert "tile-kpis" not in closed
+    ended = wall.render_tile(
+        tile_for(station, stale=False, now=figures.end + timedelta(minutes=1), shift=figures),
+        oob=True,
+    )
+    assert "tile-kpis" not in ended
+
+
+def test_the_wall_snapshot_shows_the_cached_figures_and_follows_refreshes(sim, cwork, clock):
+    stations = build(cwork, clock)
+    before = wall.render_snapshot(wall.WallFilter(), clock())
+    assert "tile-kpis" not in before
+    refresh_current_shift_figures(clock())
+    after = wall.render_snapshot(wall.WallFilter(), clock())
+    assert after.count('class="tile-kpis"') == len(stations)
+
+
+def test_the_refresh_is_scheduled_and_publishes_the_changed_tiles(sim, cwork, clock, published):
+    stations = build(cwork, clock)
+    (entry,) = [e for e in entries() if e.task == TASK_NAME]
+    assert entry.interval == KPI_TILE_REFRESH == 60.0
+
+    changed = publish_current_shift(clock(), publish=published.append)
+    assert changed == {s.pk for s in stations}
+    (event,) = published
+    assert {c.station_id for c in event.changes} == changed
+    assert all(c.fields == (KPI_FIELD,) for c in event.changes)
+
+    messages = wall.fan_out(event)
+    assert messages[wall.ALL_GROUP].count('class="tile-kpis"') == len(stations)
+
+    assert publish_current_shift(clock(), publish=published.append) == set()
+    assert len(published) == 1  # nothing changed: nothing sent
+
+
+def test_a_refresh_never_passes_stale_data_off_as_live(sim, cwork, clock, published):
+    build(cwork, clock)
+    later = clock() + timedelta(hours=1)  # no poll since: the live data is an hour old
+    publish_current_shift(later, publish=published.append)
+    heartbeat = wall._heartbeat(published[-1])
+    assert later.isoformat() not in heartbeat
+    assert 'data-stale="1"' in heartbeat
+
+
+@pytest.fixture
+def viewer(client):
+    user = get_user_model().objects.create_user("supervisor", password="x" * 12)
+    client.force_login(user)
+    return client
+
+
+def test_the_station_page_shows_the_current_shift_with_a_review_link(viewer, sim, cwork, clock):
+    # No calendar: open 24/7, so a shift runs whatever the time the test runs at.
+    sync_catalogue(cwork, now=clock())
+    poll_live(cwork, now=clock())
+    station = Station.objects.filter(present_in_cwork=True).first()
+
+    page = viewer.get(f"/stations/{station.pk}/").content.decode()
+    assert "Current shift" in page
+    for name in ("OEE", "Availability", "Performance", "Quality", "Parts this shift"):
+        assert name in page
+    assert "—" in page  # quality: CWork gave no rate
+    # No calendar, so no named shift: the link opens the review of the station's workshop's day.
+    link = html.unescape(page.split('href="/kpis/review/?')[1].split('"')[0])
+    query = parse_qs(link)
+    assert query["period"] == ["day"]
+    assert query["scope"] == [f"w:{station.workshop}"]
+    figures = current.figures_for(station, timezone.now())
+    assert review_url(figures) == f"/kpis/review/?{link}"
+
+
+def test_the_station_page_says_when_no_shift_runs(viewer, sim, cwork, clock, monkeypatch):
+    sync_catalogue(cwork, now=clock())
+    poll_live(cwork, now=clock())
+    station = Station.objects.filter(present_in_cwork=True).first()
+    # Its workshop follows a calendar with one short shift that is not running now.
+    now = timezone.localtime()
+    start = (now + timedelta(hours=2)).time().replace(second=0, microsecond=0)
+    end = (now + timedelta(hours=3)).time().replace(second=0, microsecond=0)
+    calendar = Calendar.objects.create(name="Short", workshops=[station.workshop])
+    calendar.shifts.create(
+        name="Short", start=start, end=end, **dict.fromkeys((day for day, _label in WEEKDAYS), True)
+    )
+
+    page = viewer.get(f"/stations/{station.pk}/").content.decode()
+    assert "Current shift" in page
+    assert "No shift is running" in page
+    assert "/kpis/review/?" not in page
