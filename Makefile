@@ -34,6 +34,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/client_statuses.py
 	$(BIN)/python bench/poll_cycle.py
+	$(BIN)/python bench/kpi_review.py
 	$(BIN)/python bench/wall_fanout.py  # needs PostgreSQL and Redis on 127.0.0.1
 
 clean:
