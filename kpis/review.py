@@ -13,7 +13,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -30,8 +29,9 @@ from kpis.engine import FRESH_ENOUGH, SLOT, KpiReport, StationKpis, station_kpis
 from kpis.forms import Period, PeriodKind, specs_of
 from kpis.models import PartTally
 from kpis.pareto import alarm_pareto, stop_pareto
+from kpis.tally import operations_of_jobs
 from kpis.timeline import build_timeline
-from stations.models import Operation, Station
+from stations.models import Station
 
 TIME = "time"
 RATE = "rate"
@@ -339,18 +339,14 @@ def parts_lines(station_ids: list[int], start: datetime, until: datetime) -> lis
     ]
     pairs = {(line.order, line.job) for line in lines if line.order or line.job}
     if pairs:
-        query = Q()
-        for order, job in pairs:
-            query |= Q(order__name=order, name=job)
         totals: dict[tuple[str, str], list[int | None]] = {}
-        for order_name, name, to_make, done in Operation.objects.filter(query).values_list(
-            "order__name", "name", "parts_to_make", "parts_made"
-        ):
-            entry = totals.setdefault((order_name, name), [None, None])
-            if to_make is not None:
-                entry[0] = (entry[0] or 0) + to_make
-            if done is not None:
-                entry[1] = (entry[1] or 0) + done
+        for key, ops in operations_of_jobs(pairs).items():
+            entry = totals.setdefault(key, [None, None])
+            for op in ops:
+                if op.parts_to_make is not None:
+                    entry[0] = (entry[0] or 0) + op.parts_to_make
+                if op.parts_made is not None:
+                    entry[1] = (entry[1] or 0) + op.parts_made
         for line in lines:
             entry = totals.get((line.order, line.job))
             if entry:

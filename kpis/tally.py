@@ -12,8 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Q
-
 from kpis.models import PartCounting, PartTally
 
 SLOT = timedelta(minutes=15)
@@ -38,8 +36,6 @@ def slot_of(moment: datetime) -> datetime:
 
 def record_parts(seen: Iterable[PartsSeen], now: datetime) -> int:
     """Add what each station made since the last poll; returns the rows written."""
-    from stations.models import Operation
-
     made: dict[tuple[int, str, str, str], int] = {}
     cycles: dict[tuple[int, str, str, str], int | None] = {}
     first_seen: list[int] = []
@@ -64,7 +60,7 @@ def record_parts(seen: Iterable[PartsSeen], now: datetime) -> int:
     if not made:
         return written
 
-    per_cycle = _parts_per_cycle({(order, job) for _sid, order, job, _ref in made}, Operation)
+    per_cycle = _parts_per_cycle({(order, job) for _sid, order, job, _ref in made})
     slot = slot_of(now)
     existing = {
         (t.station_id, t.order, t.job, t.reference): t
@@ -89,16 +85,32 @@ def record_parts(seen: Iterable[PartsSeen], now: datetime) -> int:
     return written + len(rows)
 
 
-def _parts_per_cycle(keys: set[tuple[str, str]], operation_model) -> dict[tuple[str, str], int]:
+def _parts_per_cycle(keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
     """Parts each cycle makes, from the order's operation named as the job (1 if unknown)."""
-    if not keys:
-        return {}
-    match = Q()
-    for order, job in keys:
-        match |= Q(order__name=order, name=job)
     return {
-        (order, job): ppc
-        for order, job, ppc in operation_model.objects.filter(
-            match, parts_per_cycle__gt=0
-        ).values_list("order__name", "name", "parts_per_cycle")
+        key: op.parts_per_cycle
+        for key, ops in operations_of_jobs(keys).items()
+        for op in ops
+        if op.parts_per_cycle and op.parts_per_cycle > 0
     }
+
+
+#: Order names per query: an OR of thousands of (order, job) pairs is too deep for SQLite.
+_BATCH = 500
+
+
+def operations_of_jobs(keys: set[tuple[str, str]]) -> dict[tuple[str, str], list]:
+    """The operations named as each (order name, job) pair, read by order name in batches."""
+    from stations.models import Operation
+
+    found: dict[tuple[str, str], list] = {}
+    orders = sorted({order for order, _job in keys})
+    for i in range(0, len(orders), _BATCH):
+        rows = Operation.objects.filter(order__name__in=orders[i : i + _BATCH]).select_related(
+            "order"
+        )
+        for op in rows:
+            key = (op.order.name, op.name)
+            if key in keys:
+                found.setdefault(key, []).append(op)
+    return found
