@@ -7,13 +7,13 @@ has not yet stored is added from the live status.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q
+from django.db.models import OuterRef, Subquery
 
-from stations.models import LiveStatus, Top
+from stations.models import LiveStatus, Station, Top
 
 
 @dataclass(slots=True)
@@ -36,15 +36,10 @@ def state_pieces(
     pieces: dict[int, list[StatePiece]] = {sid: [] for sid in ids}
     if until <= start or not ids:
         return pieces
-    rows = (
-        Top.objects.filter(station_id__in=ids, start__lt=until)
-        .filter(Q(end__isnull=True) | Q(end__gt=start))
-        .order_by("station_id", "start")
-        .values_list("station_id", "start", "end", "state_cwork_id", "comment")
-    )
+    rows = _tops(ids, start, until)
     previous: StatePiece | None = None
     previous_station = None
-    for station_id, s, e, state, comment in rows.iterator(chunk_size=5000):
+    for station_id, s, e, state, comment in rows:
         if previous is not None and previous_station == station_id and previous.ongoing:
             previous.end, previous.ongoing = s, False  # an open top ends where the next starts
         piece = StatePiece(s, e or now, state, comment, ongoing=e is None)
@@ -65,3 +60,45 @@ def state_pieces(
                 newest.end, newest.ongoing = since, False
             mine.append(StatePiece(since, now, state, comment, ongoing=True))
     return pieces
+
+
+_COLUMNS = ("station_id", "start", "end", "state_cwork_id", "comment")
+
+
+def _tops(ids: list[int], start: datetime, until: datetime) -> Iterator[tuple]:
+    """Tops overlapping [start, until), by station and start.
+
+    Two index range reads rather than one scan: each station's last top that began before
+    the period (by the (station, start) unique index), then the tops that begin inside it.
+    Asking for "start < until and end > start" instead walks every older top, so a one-shift
+    review would slow down as the history grows.
+    """
+    before = Top.objects.filter(station=OuterRef("pk"), start__lt=start).order_by("-start")
+    heads = {
+        (station_id, head)
+        for station_id, head in Station.objects.filter(pk__in=ids)
+        .annotate(head=Subquery(before.values("start")[:1]))
+        .values_list("pk", "head")
+        if head is not None
+    }
+    first: dict[int, tuple] = {}
+    if heads:
+        for row in Top.objects.filter(
+            station_id__in=ids, start__in={head for _sid, head in heads}
+        ).values_list(*_COLUMNS):
+            if (row[0], row[1]) in heads and (row[2] is None or row[2] > start):
+                first[row[0]] = row
+    inside = (
+        Top.objects.filter(station_id__in=ids, start__gte=start, start__lt=until)
+        .order_by("station_id", "start")
+        .values_list(*_COLUMNS)
+    )
+    current = None
+    for row in inside.iterator(chunk_size=5000):
+        if row[0] != current:
+            current = row[0]
+            head = first.pop(current, None)
+            if head is not None:
+                yield head
+        yield row
+    yield from sorted(first.values())  # stations with no top starting inside the period

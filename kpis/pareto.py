@@ -20,7 +20,7 @@ from django.utils.translation import ngettext
 
 from cwork.oee import Bucket
 from kpis.calendar import Calendars, Span, opening
-from kpis.intervals import state_pieces
+from kpis.intervals import StatePiece, state_pieces
 from kpis.mapping import bucket_of, state_buckets
 from kpis.timeline import alarm_label
 from stations.models import AlarmInterval, State, Station
@@ -164,7 +164,12 @@ class _Entry:
 
 
 def stop_pareto(
-    stations: Sequence[Station], start: datetime, end: datetime, *, now: datetime
+    stations: Sequence[Station],
+    start: datetime,
+    end: datetime,
+    *,
+    now: datetime,
+    pieces: dict[int, list[StatePiece]] | None = None,
 ) -> Pareto:
     """Stop time per state (failures, own and induced stops) inside the period, cut at now,
     and inside each station's calendar opening; longest first."""
@@ -179,7 +184,8 @@ def stop_pareto(
         cwork_id: (name, color)
         for cwork_id, name, color in State.objects.values_list("cwork_id", "name", "color")
     }
-    pieces = state_pieces([s.pk for s in stations], start, until, now)
+    if pieces is None:
+        pieces = state_pieces([s.pk for s in stations], start, until, now)
     opens_by_workshop: dict[str, list[Span]] = {}
     entries: dict[int, _Entry] = {}
     for station in stations:

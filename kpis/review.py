@@ -27,6 +27,7 @@ from kpis.calendar import (
 )
 from kpis.engine import FRESH_ENOUGH, SLOT, KpiReport, StationKpis, station_kpis
 from kpis.forms import Period, PeriodKind, specs_of
+from kpis.intervals import state_pieces
 from kpis.models import PartTally
 from kpis.pareto import alarm_pareto, stop_pareto
 from kpis.tally import operations_of_jobs
@@ -516,9 +517,13 @@ def build_review(
     """The review of the stations over the period; ``full=False`` leaves out what only the
     page shows (comparisons, timeline, Paretos), for the exports."""
     calendars = calendars or Calendars()
-    report = station_kpis(stations, period.start, period.end, now=now, calendars=calendars)
-    rows, total = table(report, calendars)
     ids = [s.pk for s in stations]
+    # The states are read once, for the table, the timeline and the stop Pareto.
+    pieces = state_pieces(ids, period.start, period.end, now)
+    report = station_kpis(
+        stations, period.start, period.end, now=now, calendars=calendars, pieces=pieces
+    )
+    rows, total = table(report, calendars)
     parts = parts_lines(ids, period.start, report.until)
     review = Review(period, stations, report, rows, total, parts)
     if full:
@@ -526,8 +531,8 @@ def build_review(
         review.current, review.compared = comparisons(
             stations, period, report, parts_now, now=now, calendars=calendars
         )
-        review.timeline = build_timeline(stations, period.start, period.end, now=now)
-        review.stop_pareto = stop_pareto(stations, period.start, period.end, now=now)
+        review.timeline = build_timeline(stations, period.start, period.end, now=now, pieces=pieces)
+        review.stop_pareto = stop_pareto(stations, period.start, period.end, now=now, pieces=pieces)
         review.alarm_pareto = alarm_pareto(stations, period.start, period.end, now=now)
     return review
 

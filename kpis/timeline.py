@@ -212,6 +212,7 @@ def build_timeline(
     *,
     now: datetime,
     width: float = TIMELINE_WIDTH,
+    pieces: dict[int, list[StatePiece]] | None = None,
 ) -> Timeline:
     """Every station's states, alarms and running programs over [start, end), cut at now.
     Three queries whatever the number of stations."""
@@ -224,7 +225,8 @@ def build_timeline(
         cwork_id: (name, color or UNKNOWN_STATE_COLOR)
         for cwork_id, name, color in State.objects.values_list("cwork_id", "name", "color")
     }
-    pieces = state_pieces(ids, start, end, now)
+    if pieces is None:
+        pieces = state_pieces(ids, start, end, now)
     alarms = _alarm_rows(ids, start, until)
     programs = _program_rows(ids, start, until)
     long_period = span > 36 * HOUR
