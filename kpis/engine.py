@@ -107,6 +107,7 @@ def station_kpis(
                 station,
                 spec,
                 start,
+                end,
                 until,
                 pieces[station.pk],
                 tallies.get(station.pk, {}),
@@ -135,6 +136,7 @@ def _one(
     station: Station,
     spec: CalendarSpec,
     start: datetime,
+    end: datetime,
     until: datetime,
     pieces: list[StatePiece],
     tallies: dict[float | None, float],
@@ -162,7 +164,7 @@ def _one(
     )
 
     # CWork's own figures, when they tile the period shift by shift.
-    cwork, cwork_until = _tiled(figures, spec, start, until)
+    cwork, cwork_until = _tiled(figures, spec, start, end, until)
     # CWork's figures of a running shift lag by up to one refresh: compared only when they
     # reach the end of the period, or a few minutes' difference would look like a disagreement.
     comparable = cwork if cwork is not None and cwork_until >= until - EXACT else None
@@ -291,10 +293,15 @@ EXACT = timedelta(seconds=1)
 
 
 def _tiled(
-    figures: list[CWorkFigures], spec: CalendarSpec, start: datetime, until: datetime
+    figures: list[CWorkFigures],
+    spec: CalendarSpec,
+    start: datetime,
+    end: datetime,
+    until: datetime,
 ) -> tuple[oee.Kpis | None, datetime]:
-    """CWork's figures over the period, when one row per shift of the period exists and none
-    reaches outside it: their times summed (AT as the period's own), and how far they reach."""
+    """CWork's figures over [start, end) cut at ``until`` (now), when one row per shift of the
+    period exists and no shift reaches outside the period: their times summed (AT as the
+    period's own), and how far they reach."""
     shifts = occurrences(spec, start, until)
     if not shifts or not figures or len(figures) != len(shifts):
         return None, start
@@ -302,7 +309,7 @@ def _tiled(
     reach = until
     for occ in shifts:
         row = by_start.get(occ.start)
-        if row is None or occ.start < start or occ.end > until + FRESH_ENOUGH:
+        if row is None or occ.start < start or occ.end > end:
             return None, start
         if min(occ.end, until) - row.until > FRESH_ENOUGH:
             return None, start
