@@ -28,7 +28,7 @@ from kpis.calendar import (
 from kpis.engine import FRESH_ENOUGH, SLOT, KpiReport, StationKpis, station_kpis
 from kpis.forms import Period, PeriodKind, specs_of
 from kpis.intervals import state_pieces
-from kpis.models import PartTally
+from kpis.models import PartCounting, PartTally
 from kpis.pareto import alarm_pareto, stop_pareto
 from kpis.tally import operations_of_jobs
 from kpis.timeline import build_timeline
@@ -355,7 +355,14 @@ def parts_lines(station_ids: list[int], start: datetime, until: datetime) -> lis
     return sorted(lines, key=lambda line: (line.order, line.job, line.reference))
 
 
-def total_parts(station_ids: list[int], start: datetime, until: datetime) -> float:
+def total_parts(station_ids: list[int], start: datetime, until: datetime) -> float | None:
+    """Parts the stations made in the period; None (unknown, not 0) when the dashboard began
+    counting one of them after the period started."""
+    counting = dict(
+        PartCounting.objects.filter(station_id__in=station_ids).values_list("station", "since")
+    )
+    if any(counting.get(sid) is None or counting[sid] > start for sid in station_ids):
+        return None
     return sum(parts_made(station_ids, start, until).values())
 
 
@@ -383,7 +390,7 @@ class Compared:
     figures: list[tuple[str, str, str, str]]
 
 
-def _figures(kpis: oee.Kpis, parts: float) -> dict[str, float | None]:
+def _figures(kpis: oee.Kpis, parts: float | None) -> dict[str, float | None]:
     out: dict[str, float | None] = {key: getattr(kpis, key, None) for key, *_rest in COMPARED}
     out["parts"] = parts
     return out
@@ -461,7 +468,7 @@ def comparisons(
     stations: list[Station],
     period: Period,
     report: KpiReport,
-    parts_now: float,
+    parts_now: float | None,
     *,
     now: datetime,
     calendars: Calendars,
@@ -527,7 +534,7 @@ def build_review(
     parts = parts_lines(ids, period.start, report.until)
     review = Review(period, stations, report, rows, total, parts)
     if full:
-        parts_now = sum(line.parts for line in parts)
+        parts_now = total_parts(ids, period.start, report.until)
         review.current, review.compared = comparisons(
             stations, period, report, parts_now, now=now, calendars=calendars
         )

@@ -391,3 +391,15 @@ def test_the_print_stylesheet(manager, filled):
     assert re.search(r"@page\s*\{\s*size:\s*A4 landscape;\s*margin:\s*10mm", css)
     assert "print-color-adjust: exact" in css
     assert css.count("{") == css.count("}")
+
+
+def test_parts_of_a_period_before_counting_began_are_unknown_not_zero(manager, filled, clock):
+    # The dashboard started counting parts at the first poll (now): yesterday's shift and
+    # last week's cannot say how many parts were made, so they show a dash, never 0.
+    occ = the_shift(clock)
+    review = manager.get("/kpis/review/", shift_query(occ)).context["review"]
+    parts = {c.label: {name: shown for name, shown, *_rest in c.figures} for c in review.compared}
+    assert parts
+    for label, figures in parts.items():
+        assert figures["Parts"] == "—", label
+    assert dict(review.current)["Parts"] == "—"
