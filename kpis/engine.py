@@ -234,20 +234,15 @@ def differences(ours: oee.Kpis, cwork: oee.Kpis | None) -> list[Difference]:
     out = []
     time_tolerance = float(settings.KPI_CROSSCHECK_SECONDS)
     rate_tolerance = float(settings.KPI_CROSSCHECK_POINTS) / 100
-    for name in TIME_FIGURES:
+    compared = [(name, False, time_tolerance) for name in TIME_FIGURES]
+    compared += [(name, True, rate_tolerance) for name in RATE_FIGURES]
+    for name, is_rate, tolerance in compared:
         a, b = getattr(ours, name), getattr(cwork, name)
         if a is None and b is None:
             continue
         delta = None if a is None or b is None else a - b
-        if delta is None or abs(delta) > time_tolerance:
-            out.append(Difference(name, a, b, delta, is_rate=False))
-    for name in RATE_FIGURES:
-        a, b = getattr(ours, name), getattr(cwork, name)
-        if a is None and b is None:
-            continue
-        delta = None if a is None or b is None else a - b
-        if delta is None or abs(delta) > rate_tolerance:
-            out.append(Difference(name, a, b, delta, is_rate=True))
+        if delta is None or abs(delta) > tolerance:
+            out.append(Difference(name, a, b, delta, is_rate=is_rate))
     return out
 
 

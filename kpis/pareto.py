@@ -14,13 +14,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from cwork.oee import Bucket
 from kpis.calendar import Calendars, Span, opening
-from kpis.intervals import StatePiece, state_pieces
+from kpis.intervals import StatePiece, overlapping, state_pieces
 from kpis.mapping import bucket_of, state_buckets
 from kpis.timeline import alarm_label
 from stations.models import AlarmInterval, State, Station
@@ -240,8 +239,7 @@ def alarm_pareto(
     if until <= start or not ids:
         return Pareto(title, [], 0.0, empty)
     rows = (
-        AlarmInterval.objects.filter(station_id__in=ids, start__lt=until)
-        .filter(Q(end__isnull=True) | Q(end__gt=start))
+        overlapping(AlarmInterval.objects.filter(station_id__in=ids), start, until)
         .order_by("start")
         .values_list("code", "message", "start", "end")
     )

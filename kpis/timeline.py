@@ -24,14 +24,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from html import escape
 
-from django.db.models import Q
 from django.utils import formats, timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from kpis.calendar import local
-from kpis.intervals import StatePiece, state_pieces
+from kpis.intervals import StatePiece, overlapping, state_pieces
 from stations.models import AlarmInterval, ProgramRun, State, Station
 from stations.selectors import readable_text_color
 from stations.station_selectors import format_duration
@@ -370,8 +369,7 @@ def _alarm_rows(ids: list[int], start: datetime, until: datetime) -> dict[int, l
     if until <= start or not ids:
         return out
     rows = (
-        AlarmInterval.objects.filter(station_id__in=ids, start__lt=until)
-        .filter(Q(end__isnull=True) | Q(end__gt=start))
+        overlapping(AlarmInterval.objects.filter(station_id__in=ids), start, until)
         .order_by("station_id", "start")
         .values_list("station_id", "start", "end", "code", "message")
     )
@@ -384,9 +382,9 @@ def _program_rows(ids: list[int], start: datetime, until: datetime) -> dict[int,
     out: dict[int, list[ProgramRow]] = {}
     if until <= start or not ids:
         return out
+    running = ProgramRun.objects.filter(station_id__in=ids, kind=ProgramRun.Kind.RUNNING)
     rows = (
-        ProgramRun.objects.filter(station_id__in=ids, kind=ProgramRun.Kind.RUNNING, start__lt=until)
-        .filter(Q(end__isnull=True) | Q(end__gt=start))
+        overlapping(running, start, until)
         .order_by("station_id", "start")
         .values_list("station_id", "start", "end", "name", "context")
     )
