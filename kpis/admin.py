@@ -79,6 +79,9 @@ class ShiftAdmin(admin.ModelAdmin):
 
 @admin.register(StateBucket)
 class StateBucketAdmin(admin.ModelAdmin):
+    """Only the states a shop counts differently; every other state follows its CWork OEE
+    category (the states' admin page shows where each one's time goes)."""
+
     list_display = ("state_cwork_id", "state_name", "bucket")
 
     @admin.display(description=_("state"))

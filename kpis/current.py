@@ -26,7 +26,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from kpis.calendar import Calendars, Occurrence, shift_at
+from kpis.calendar import Calendars, Occurrence, previous_shift, shift_at
 from kpis.engine import station_kpis
 from kpis.forms import review_query
 from kpis.models import PartCounting, PartTally
@@ -278,8 +278,22 @@ def figures_for(station: Station, now: datetime) -> ShiftFigures | None:
 
 def review_url(figures: ShiftFigures) -> str:
     """The shift review page for one station's running shift."""
+    return f"{_review_page()}?{figures.review_query}"
+
+
+def previous_shift_review(station: Station, now: datetime) -> tuple[str, str]:
+    """The label and review link of the last shift the station's workshop finished; empty
+    without a calendar."""
+    spec = Calendars().for_workshop(station.workshop)
+    occ = previous_shift(spec, now) if spec.configured else None
+    if occ is None:
+        return "", ""
+    query = review_query(workshop=station.workshop, day=occ.day, shift=occ.name)
+    return occ.label(), f"{_review_page()}?{query}"
+
+
+def _review_page() -> str:
     try:
-        base = reverse("kpis:review")
-    except NoReverseMatch:
-        base = "/kpis/review/"
-    return f"{base}?{figures.review_query}"
+        return reverse("kpis:review")
+    except NoReverseMatch:  # the review's URLs are not installed
+        return "/kpis/review/"

@@ -1,6 +1,7 @@
 """Read-mostly admin pages: what CWork sent and how each poll went, for operators."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from stations.models import (
     AlarmInterval,
@@ -35,9 +36,29 @@ class StationAdmin(FromCWork):
 
 @admin.register(State)
 class StateAdmin(FromCWork):
-    list_display = ("name", "cwork_id", "color", "oee_category", "parent", "archived")
+    list_display = (
+        "name",
+        "cwork_id",
+        "color",
+        "oee_category",
+        "counts_as",
+        "parent",
+        "close_day",
+        "prod_percent",
+        "use_percent",
+        "archived",
+    )
     list_filter = ("oee_category", "archived")
     search_fields = ("name",)
+
+    @admin.display(description=_("counts in the KPIs as"))
+    def counts_as(self, obj: State) -> str:
+        """The shop's mapping (kpis' state mappings) or the default from the OEE category."""
+        from kpis.mapping import bucket_of, state_buckets
+        from kpis.models import StateBucket
+
+        labels = dict(StateBucket._meta.get_field("bucket").choices)
+        return str(labels[bucket_of(state_buckets(), obj.cwork_id).value])
 
 
 @admin.register(LiveStatus)

@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from accounts.permissions import visible_stations
-from kpis.current import figures_for, review_url
+from kpis.current import figures_for, previous_shift_review, review_url
 from stations.models import Station
 from stations.station_selectors import station_detail, station_overview
 
@@ -61,9 +61,12 @@ def station_page_context(station: Station, **extra: Any) -> dict[str, Any]:
     now = timezone.now()
     day = station_detail(station, now)
     shift = figures_for(day.station, now)
+    previous_label, previous_url = previous_shift_review(day.station, now)
     return {
         "shift": shift,
         "shift_review_url": review_url(shift) if shift else "",
+        "previous_shift_label": previous_label,
+        "previous_shift_url": previous_url,
         "day": day,
         "station": day.station,
         "tile": day.tile,

@@ -120,6 +120,9 @@ def test_a_state_can_be_counted_differently_from_its_cwork_category(admin_client
     assert StateBucket.objects.get().bucket == "disengaged"
     assert state_buckets()[3] == "disengaged"
     assert "Waiting" in admin_client.get("/admin/kpis/statebucket/").content.decode()
+    # The states' own page tells where each one's time now goes.
+    states = admin_client.get("/admin/stations/state/").content.decode()
+    assert "disengaged (break, maintenance: outside required)" in states
 
 
 def test_counted_parts_are_shown_but_not_editable(admin_client, stations):

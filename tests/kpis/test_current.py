@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import replace
 from datetime import timedelta
 from urllib.parse import parse_qs
@@ -241,4 +242,21 @@ def test_the_station_page_says_when_no_shift_runs(viewer, sim, cwork, clock, mon
     page = viewer.get(f"/stations/{station.pk}/").content.decode()
     assert "Current shift" in page
     assert "No shift is running" in page
-    assert "/kpis/review/?" not in page
+    assert "Review this shift" not in page
+
+
+def test_the_station_page_links_the_previous_shift_of_its_workshop(viewer, sim, cwork, clock):
+    sync_catalogue(cwork, now=clock())
+    workshops = sorted(set(Station.objects.values_list("workshop", flat=True)))
+    create_simulator_calendars(workshops)
+    poll_live(cwork, now=clock())
+    station = Station.objects.filter(workshop=workshops[0]).first()
+
+    page = viewer.get(f"/stations/{station.pk}/").content.decode()
+    links = [html.unescape(q) for q in re.findall(r'href="/kpis/review/\?([^"]+)"', page)]
+    assert "Previous shift:" in page
+    query = parse_qs(links[-1])  # the previous shift's link comes last
+    # Whenever the page is opened, the workshop's last finished shift is named and linked.
+    assert query["scope"] == [f"w:{station.workshop}"]
+    assert query["period"] == ["shift"]
+    assert query["shift"][0] in page
