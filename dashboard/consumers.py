@@ -9,6 +9,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from dashboard import access, wall
+from dashboard.metrics import websocket_connections
 
 #: Close code for a socket that may not (or may no longer) listen: the page must not retry.
 FORBIDDEN = 4403
@@ -18,13 +19,21 @@ class LiveConsumer(AsyncWebsocketConsumer):
     """Joins its groups, sends a snapshot on (re)connect, then forwards the groups' HTML."""
 
     joined: list[str]
+    #: Its label in the open-sockets gauge (``dashboard.metrics``).
+    metric_name = "live"
 
     async def join(self, groups: list[str]) -> None:
         self.joined = groups
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
+        # Counted once joined (just before accepting), uncounted on disconnect.
+        self.counted = True
+        websocket_connections.labels(self.metric_name).inc()
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "counted", False):
+            self.counted = False
+            websocket_connections.labels(self.metric_name).dec()
         for group in getattr(self, "joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
 
@@ -36,6 +45,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
 
 class WallConsumer(LiveConsumer):
+    metric_name = "wall"
+
     async def connect(self) -> None:
         grant = await database_sync_to_async(access.wall_grant_for_scope)(self.scope)
         if grant is None:
@@ -75,6 +86,8 @@ class WallConsumer(LiveConsumer):
 
 class StationConsumer(LiveConsumer):
     """A station page's live part; for logged-in users only (kiosk screens never)."""
+
+    metric_name = "station"
 
     async def connect(self) -> None:
         station_id = int(self.scope["url_route"]["kwargs"]["pk"])

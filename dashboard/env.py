@@ -7,6 +7,7 @@ to find a typo in a ``.env`` file.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
@@ -119,3 +120,18 @@ class Env:
         if value not in choices:
             raise self._bad(name, value, "one of " + ", ".join(choices))
         return value
+
+    def networks(
+        self, name: str, default: list[str]
+    ) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """Comma-separated addresses or CIDR blocks (``10.0.0.0/8,::1``); an address is a /32
+        (or /128)."""
+        networks = []
+        for item in self.list(name, default):
+            try:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                raise self._bad(
+                    name, item, "IP addresses or CIDR blocks such as 10.0.0.0/8, comma-separated"
+                ) from None
+        return networks

@@ -184,7 +184,9 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else
 # Served over HTTPS (as secure cookies say): plain HTTP is redirected, except the health
 # check that load balancers and containers ask for on the inside.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", SESSION_COOKIE_SECURE)
-SECURE_REDIRECT_EXEMPT = [r"^health$"]
+# /metrics too: its access is by address or token, and a redirect would not protect a token
+# already sent in the clear.
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^healthz$", r"^readyz$", r"^metrics$"]
 # Strict-Transport-Security is only sent over HTTPS: 0 turns it off.
 SECURE_HSTS_SECONDS = env.int(
     "SECURE_HSTS_SECONDS", 365 * 86400 if SECURE_SSL_REDIRECT else 0, minimum=0
@@ -261,12 +263,37 @@ CELERY_TASK_ACKS_LATE = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 
+# Celery keeps Django's logging (and so LOG_FORMAT) instead of installing its own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- operability ------------------------------------------------------------------------------
+#: Who may read /metrics: these addresses or networks, or anyone with the bearer token.
+METRICS_ALLOWED = env.networks("METRICS_ALLOWED", ["127.0.0.1", "::1"])
+METRICS_TOKEN = env.optional_str("METRICS_TOKEN")
+if METRICS_TOKEN is not None and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("METRICS_TOKEN is too short: use at least 16 random characters.")
+
 LOG_LEVEL = env.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO")
+#: ``text`` for people, ``json`` (one object per line) for a log collector.
+LOG_FORMAT = env.choice("LOG_FORMAT", ("text", "json"), "text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "dashboard.logs.ContextFilter"}},
+    "formatters": {
+        "text": {
+            "()": "dashboard.logs.TextFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        },
+        "json": {"()": "dashboard.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "httpx": {"level": "WARNING"},

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +21,7 @@ from django.utils.module_loading import import_string
 
 from cwork.client import CWorkClient
 from cwork.errors import CWorkError, CWorkLicenseError
+from dashboard.logs import log_context
 from kpis.figures import sync_cwork_figures
 from stations import events
 from stations.catalogue import sync_catalogue
@@ -98,6 +101,18 @@ def run_job(
 ) -> JobResult:
     """Run one job unless another run of it holds the lock or it is backing off."""
     job = JOBS[SyncKind(kind)]
+    # Every line logged during the run says which job and which run (see dashboard.logs).
+    with log_context(job=str(job.kind), poll_id=uuid.uuid4().hex[:12]):
+        return _run_job(job, client=client, now=now, publish=publish)
+
+
+def _run_job(
+    job: Job,
+    *,
+    client: CWorkClient | None,
+    now: datetime | None,
+    publish: Callable[[events.StationsChanged], None] | None,
+) -> JobResult:
     with exclusive(f"job:{job.kind}", job.lock_ttl) as acquired:
         if not acquired:
             return JobResult(job.kind, ran=False, reason="another run is in progress")
@@ -156,7 +171,7 @@ def _run(
             failures=0, retry_at=None, last_error="", unavailable=""
         )
     for problem in outcome.problems:
-        logger.warning("%s: %s", job.kind, problem)
+        logger.warning("%s: %s", job.kind, problem, extra=_station_of(problem))
     record = PollRecord.objects.create(
         kind=job.kind,
         started_at=now,
@@ -172,6 +187,16 @@ def _run(
         # Also after a cycle where nothing changed: screens tell live data from stale by it.
         publish(outcome.event or events.StationsChanged(at=now))
     return JobResult(job.kind, ran=True, ok=True, outcome=outcome, record=record)
+
+
+#: A problem about one station starts with its CWork id (stations.live, stations.history).
+_STATION_PROBLEM = re.compile(r"station (\d+)\b")
+
+
+def _station_of(problem: str) -> dict[str, int]:
+    """The ``cwork_id`` log field for a problem about one station, if it is one."""
+    match = _STATION_PROBLEM.match(problem)
+    return {"cwork_id": int(match.group(1))} if match else {}
 
 
 def backoff(failures: int, interval: float, rng: random.Random | None = None) -> float:
