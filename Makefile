@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint format bench simulator clean
+.PHONY: run test lint format bench soak simulator clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/poll_cycle.py
 	$(BIN)/python bench/kpi_review.py
 	$(BIN)/python bench/wall_fanout.py  # needs PostgreSQL and Redis on 127.0.0.1
+	$(BIN)/python bench/load.py  # 500 and 2,000 stations x 200 and 1,000 walls; the same
+
+# An hour of the whole stack with 200 walls and one Chromium page, watched for growth.
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py --minutes 60
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

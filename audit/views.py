@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from audit.models import ActionAttempt, ActionKind, Outcome
+from dashboard.spreadsheets import safe_cell
 from stations.models import Station
 
 PAGE_SIZE = 100
@@ -60,9 +61,10 @@ class AuditFilter(forms.Form):
         if data["outcome"]:
             rows = rows.filter(outcome=data["outcome"])
         zone = timezone.get_current_timezone()
-        if data["start"]:
+        # The calendar's first and last days bound nothing (and would overflow in UTC).
+        if data["start"] and data["start"] > date.min:
             rows = rows.filter(started_at__gte=datetime.combine(data["start"], time(), zone))
-        if data["end"]:
+        if data["end"] and data["end"] < date.max:
             end = datetime.combine(data["end"] + timedelta(days=1), time(), zone)
             rows = rows.filter(started_at__lt=end)
         return rows
@@ -115,14 +117,14 @@ def attempt_csv(request: HttpRequest) -> HttpResponse:
         writer.writerow(
             [
                 timezone.localtime(row.started_at).isoformat(),
-                _safe(row.username),
-                _safe(row.station.name),
+                safe_cell(row.username),
+                safe_cell(row.station.name),
                 row.station_cwork_id,
                 row.action,
-                _safe(_values_text(row.values)),
+                safe_cell(_values_text(row.values)),
                 row.outcome,
                 "" if row.cwork_code is None else row.cwork_code,
-                _safe(row.cwork_message),
+                safe_cell(row.cwork_message),
                 f"{row.duration:.3f}",
                 row.idempotency_key,
             ]
@@ -134,8 +136,3 @@ def _values_text(values: object) -> str:
     if isinstance(values, dict):
         return "; ".join(f"{key}={value}" for key, value in values.items())
     return str(values)
-
-
-def _safe(text: str) -> str:
-    """No spreadsheet formulas from typed text (a comment starting with = or +)."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -164,6 +164,41 @@ def usage(pid: int) -> dict[str, float]:
     return {"cpu_s": cpu, "rss_mb": round(rss_kb / 1024, 1)}
 
 
+def _stat_fields(pid: int) -> list[str]:
+    """Fields 3.. of /proc/<pid>/stat (after the command name, which may hold spaces)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live processes of a process group (a bin/ script's process and every child)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(_stat_fields(int(entry.name))[2]) == pgid:
+                members.append(int(entry.name))
+    return members
+
+
+def group_usage(pgid: int) -> dict[str, float]:
+    """CPU seconds (user + system) and resident memory summed over a process group, read from
+    /proc/<pid>/stat and /proc/<pid>/status; ``processes`` is how many members it has."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = 0.0
+    rss_kb = 0
+    count = 0
+    for pid in group_members(pgid):
+        with contextlib.suppress(OSError, IndexError, ValueError, StopIteration):
+            fields = _stat_fields(pid)
+            status = Path(f"/proc/{pid}/status").read_text().splitlines()
+            rss = next((int(x.split()[1]) for x in status if x.startswith("VmRSS:")), 0)
+            cpu += (int(fields[11]) + int(fields[12])) / ticks
+            rss_kb += rss
+            count += 1
+    return {"cpu_s": round(cpu, 2), "rss_mb": round(rss_kb / 1024, 1), "processes": count}
+
+
 def cmdline(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
 
@@ -716,18 +751,53 @@ def close_django_connections() -> None:
         connections.close_all()
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Everything is undone in reverse order, whatever happens: the processes are stopped,
-    then Django's connections closed, the Redis keys deleted, the database dropped."""
+@dataclass
+class Stack:
+    """The production processes of a run, on its own database and Redis prefix."""
+
+    processes: Processes
+    env: dict[str, str]
+    scratch: Path
+    database: str
+    redis_url: str
+    prefix: str
+    cwork_url: str
+    web_port: int
+    baseline_port: int | None
+    startup_s: float
+
+    def pid(self, name: str) -> int:
+        """The pid (and process group) of the process started under ``name``."""
+        return next(p.popen.pid for p in self.processes.running if p.name == name)
+
+    @property
+    def groups(self) -> dict[str, int]:
+        """Each running process's name -> its process group (its pid: a session of its own)."""
+        return {p.name: p.popen.pid for p in self.processes.running}
+
+
+@contextlib.contextmanager
+def running_stack(
+    stations: int,
+    extra_env: dict[str, str] | None = None,
+    baseline: bool = True,
+    label: str = "wall-fanout",
+) -> Iterator[Stack]:
+    """The simulator, bin/web, bin/worker, bin/beat (and the minimal broadcaster) on a fresh
+    database and Redis prefix, once the first poll stored every station; this process's Django
+    is set up on them. Everything is undone in reverse order, whatever happens: the processes
+    are stopped, then Django's connections closed, the Redis keys deleted, the database
+    dropped."""
     with contextlib.ExitStack() as cleanup:
-        scratch = Path(tempfile.mkdtemp(prefix="wall-fanout-"))
+        scratch = Path(tempfile.mkdtemp(prefix=f"{label}-"))
         cleanup.callback(shutil.rmtree, scratch, ignore_errors=True)
         logs = scratch / "logs"
         logs.mkdir()
         database = cleanup.enter_context(bench_database())
         redis_url, prefix = cleanup.enter_context(bench_redis())
         cleanup.callback(close_django_connections)
-        simulator_port, web_port, baseline_port = free_port(), free_port(), free_port()
+        simulator_port, web_port = free_port(), free_port()
+        baseline_port = free_port() if baseline else None
         cwork_url = f"http://127.0.0.1:{simulator_port}"
         env = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}
         env.update(
@@ -748,15 +818,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             PORT=str(web_port),
             SIMULATOR_HOST="127.0.0.1",
             SIMULATOR_PORT=str(simulator_port),
-            SIMULATOR_STATIONS=str(args.stations),
+            SIMULATOR_STATIONS=str(stations),
         )
+        env.update(extra_env or {})
         processes = cleanup.enter_context(Processes(logs, env))
         started = time.perf_counter()
         processes.start("simulator", [str(ROOT / "bin" / "simulator"), "--seed", str(SEED)])
         web = processes.start("web", [str(ROOT / "bin" / "web")])
-        baseline = processes.start(
-            "baseline", [sys.executable, __file__, "--serve-baseline", str(baseline_port)]
-        )
+        if baseline_port is not None:
+            processes.start(
+                "baseline", [sys.executable, __file__, "--serve-baseline", str(baseline_port)]
+            )
         wait_until(
             "the simulator",
             lambda: simulator_answers(cwork_url, API_KEY),
@@ -772,7 +844,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # As in docker-compose.yml: the worker and beat start once web has migrated.
         processes.start("worker", [str(ROOT / "bin" / "worker")])
         processes.start("beat", [str(ROOT / "bin" / "beat")])
-        wait_until("the baseline", lambda: listening(baseline_port), processes, 30)
+        if baseline_port is not None:
+            wait_until("the baseline", lambda: listening(baseline_port), processes, 30)
         if "daphne" not in cmdline(web.popen.pid):
             raise RuntimeError(f"bin/web is not daphne: {cmdline(web.popen.pid)}")
 
@@ -780,42 +853,67 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         from stations.models import LiveStatus
 
         wait_until(
-            f"the first poll to store {args.stations} stations",
-            lambda: LiveStatus.objects.count() >= args.stations,
+            f"the first poll to store {stations} stations",
+            lambda: LiveStatus.objects.count() >= stations,
             processes,
             STARTUP_TIMEOUT,
         )
-        startup = time.perf_counter() - started
-        session_key = make_session()
-        pks, states = writable_stations(cwork_url)
-        if not pks or len(states) < 2:
-            raise RuntimeError(f"{len(pks)} writable stations, {len(states)} states")
-        close_django_connections()  # the measurement's loop never touches the database
-        setup = Setup(
-            stations=args.stations,
-            clients=args.clients,
-            rounds=args.rounds,
+        yield Stack(
+            processes=processes,
+            env=env,
+            scratch=scratch,
+            database=database,
+            redis_url=redis_url,
+            prefix=prefix,
+            cwork_url=cwork_url,
             web_port=web_port,
             baseline_port=baseline_port,
-            cwork_url=cwork_url,
-            session_key=session_key,
-            daphne_pid=web.popen.pid,
-            baseline_pid=baseline.popen.pid,
-            writable=pks,
-            states=states,
+            startup_s=round(time.perf_counter() - started, 1),
         )
+
+
+def make_setup(stack: Stack, stations: int, clients: int, rounds: int) -> Setup:
+    """A session and the writable stations, for ``measure`` on a running stack."""
+    if stack.baseline_port is None:
+        raise ValueError("measure needs the stack's baseline broadcaster")
+    session_key = make_session()
+    pks, states = writable_stations(stack.cwork_url)
+    if not pks or len(states) < 2:
+        raise RuntimeError(f"{len(pks)} writable stations, {len(states)} states")
+    close_django_connections()  # the measurement's loop never touches the database
+    return Setup(
+        stations=stations,
+        clients=clients,
+        rounds=rounds,
+        web_port=stack.web_port,
+        baseline_port=stack.baseline_port,
+        cwork_url=stack.cwork_url,
+        session_key=session_key,
+        daphne_pid=stack.pid("web"),
+        baseline_pid=stack.pid("baseline"),
+        writable=pks,
+        states=states,
+    )
+
+
+SETUP_TEXT = (
+    "simulator, bin/web (one daphne), bin/worker, bin/beat on PostgreSQL and "
+    "Redis, loopback; clients and channel-layer sends in the benchmark process; "
+    "baseline: websockets broadcast() in a process of its own"
+)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    with running_stack(args.stations) as stack:
+        setup = make_setup(stack, args.stations, args.clients, args.rounds)
         figures = asyncio.run(measure(setup))
-        processes.check_alive()
+        stack.processes.check_alive()
         return {
             "stations": args.stations,
             "clients": args.clients,
             "poll_interval_s": POLL_INTERVAL,
-            "setup": (
-                "simulator, bin/web (one daphne), bin/worker, bin/beat on PostgreSQL and "
-                "Redis, loopback; clients and channel-layer sends in the benchmark process; "
-                "baseline: websockets broadcast() in a process of its own"
-            ),
-            "startup_s": round(startup, 1),
+            "setup": SETUP_TEXT,
+            "startup_s": stack.startup_s,
             **figures,
         }
     raise AssertionError("unreachable")

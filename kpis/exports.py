@@ -12,6 +12,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from dashboard.spreadsheets import safe_cell
 from kpis.review import COLUMNS, COUNT, RATE, TIME, Review, Row
 
 DAY = 86400.0
@@ -22,11 +23,6 @@ def filename(scope: str, period: str, extension: str) -> str:
     """ASCII only: ``review-<scope>-<period>.<ext>``."""
     stem = slugify(f"review-{scope}-{period}") or "review"
     return f"{stem}.{extension}"
-
-
-def _safe(text: str) -> str:
-    """No spreadsheet formulas from names (a name starting with = or +)."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _check_text(row: Row) -> str:
@@ -50,11 +46,11 @@ def csv_response(review: Review, *, name: str) -> HttpResponse:
         station = row.station
         writer.writerow(
             [
-                "TOTAL" if row.is_total else _safe(row.label),
+                "TOTAL" if row.is_total else safe_cell(row.label),
                 "" if station is None else station.cwork_id,
-                "" if station is None else _safe(station.workshop),
+                "" if station is None else safe_cell(station.workshop),
                 *[_raw(cell.value, cell.column.kind) for cell in row.cells],
-                _safe(_check_text(row)),
+                safe_cell(_check_text(row)),
             ]
         )
     return response
@@ -113,8 +109,8 @@ def _kpis_sheet(sheet, review: Review, title: str) -> None:
     _header(sheet, [str(n) for n in names], widths)
     for row in [*review.rows, review.total]:
         values: list = [
-            _("TOTAL") if row.is_total else _safe(row.label),
-            "" if row.station is None else _safe(row.station.workshop),
+            _("TOTAL") if row.is_total else safe_cell(row.label),
+            "" if row.station is None else safe_cell(row.station.workshop),
         ]
         for cell in row.cells:
             if cell.value is None:
@@ -150,15 +146,15 @@ def _sources_sheet(sheet, review: Review) -> None:
     )
     for row in review.rows:
         for group, text in row.sources.items():
-            sheet.append([_safe(row.label), group, _safe(text), None, None])
+            sheet.append([safe_cell(row.label), group, safe_cell(text), None, None])
         if row.check == "unchecked":
-            sheet.append([_safe(row.label), _("cross-check"), _check_text(row), None, None])
+            sheet.append([safe_cell(row.label), _("cross-check"), _check_text(row), None, None])
     for row, diffs in [
         *[(r, item.differences) for r, item in zip(review.rows, review.report.rows, strict=True)],
         (review.total, review.report.total_differences),
     ]:
         for diff in diffs:
-            label = _("TOTAL") if row.is_total else _safe(row.label)
+            label = _("TOTAL") if row.is_total else safe_cell(row.label)
             sheet.append([label, diff.figure, diff.ours, diff.cwork, diff.delta])
             number = sheet.max_row
             fmt = "0.0%" if diff.is_rate else "0"
@@ -186,9 +182,9 @@ def _parts_sheet(sheet, review: Review) -> None:
     for line in review.parts:
         sheet.append(
             [
-                _safe(line.order),
-                _safe(line.job),
-                _safe(line.reference),
+                safe_cell(line.order),
+                safe_cell(line.job),
+                safe_cell(line.reference),
                 round(line.parts, 2),
                 line.parts_made,
                 line.parts_to_make,
