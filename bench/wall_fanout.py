@@ -345,7 +345,11 @@ class Fleet:
                         await asyncio.sleep(0.5)
                 self.sockets[index] = ws
                 if first_frame:
-                    firsts[index] = await asyncio.wait_for(ws.recv(), 60)
+                    # The snapshot: one message per 150 tiles, the heartbeat in the last.
+                    frames = [await asyncio.wait_for(ws.recv(), 60)]
+                    while 'id="wall-heartbeat"' not in frames[-1]:
+                        frames.append(await asyncio.wait_for(ws.recv(), 60))
+                    firsts[index] = "".join(frames)
                 times[index] = time.perf_counter() - started
 
         started = time.perf_counter()

@@ -58,7 +58,8 @@ class WallConsumer(LiveConsumer):
             groups.append(access.screen_group(grant.screen_id))
         await self.join(groups)
         await self.accept()
-        await self.send(text_data=await database_sync_to_async(wall.render_snapshot)(grant.filter))
+        for frame in await database_sync_to_async(wall.render_snapshot)(grant.filter):
+            await self.send(text_data=frame)
         if grant.screen_id is not None:
             await database_sync_to_async(access.screen_socket_opened)(grant.screen_id)
 

@@ -35,7 +35,7 @@ def wall_page(request: HttpRequest) -> HttpResponse:
     if grant is None:
         return redirect_to_login(request.get_full_path())
     if request.htmx:
-        return HttpResponse(wall.render_snapshot(grant.filter))
+        return HttpResponse("".join(wall.render_snapshot(grant.filter)))
     now = timezone.now()
     health = ingest_health(now)
     context = {

@@ -30,6 +30,9 @@ from stations.models import Station
 from stations.selectors import Tile, tile_for, tile_stations
 
 ALL_GROUP = "wall.all"
+#: Daphne closes a socket that is sent a message over 1 MiB: tiles are sent in messages of at
+#: most this many (a tile is under 1 KB, a few KB with long alarm texts).
+TILES_PER_FRAME = 150
 #: The one message type walls and station pages receive: HTML for htmx to swap in place.
 HTML_MESSAGE = "live.html"
 
@@ -144,12 +147,14 @@ def render_heartbeat(live_as_of: datetime | None, *, stale: bool) -> str:
     )
 
 
-def render_snapshot(wall_filter: WallFilter, now: datetime | None = None) -> str:
+def render_snapshot(wall_filter: WallFilter, now: datetime | None = None) -> list[str]:
     """Everything a wall shows, as out-of-band swaps: sent when a socket (re)connects.
 
-    Walls with the same filter share one rendering until the next poll or the next refresh
-    of the shift figures: after a restart, every screen reconnects within seconds and asks
-    for the same snapshot.
+    One message per ``TILES_PER_FRAME`` tiles (the first replaces the grid, the next ones
+    append to it), so that the wall of thousands of stations stays under the WebSocket
+    message limit. Walls with the same filter share one rendering until the next poll or the
+    next refresh of the shift figures: after a restart, every screen reconnects within
+    seconds and asks for the same snapshot.
     """
     now = now or timezone.now()
     health = ingest_health(now)
@@ -159,16 +164,22 @@ def render_snapshot(wall_filter: WallFilter, now: datetime | None = None) -> str
     if cached is not None:
         return cached
     tiles = wall_tiles(wall_filter, now)
-    grid = render_to_string("wall/_grid.html", {"tiles": tiles, "oob": True})
-    html = grid + render_heartbeat(health.live_as_of, stale=health.stale)
+    chunks = [tiles[at : at + TILES_PER_FRAME] for at in range(0, len(tiles), TILES_PER_FRAME)]
+    frames = [
+        render_to_string("wall/_grid.html", {"tiles": chunks[0] if chunks else [], "oob": True})
+    ]
+    frames += [
+        render_to_string("wall/_grid.html", {"tiles": more, "append": True}) for more in chunks[1:]
+    ]
+    frames[-1] += render_heartbeat(health.live_as_of, stale=health.stale)
     with _snapshot_lock:
         if len(_snapshots) >= 64:
             _snapshots.clear()
-        _snapshots[key] = html
-    return html
+        _snapshots[key] = frames
+    return frames
 
 
-_snapshots: dict[tuple[WallFilter, datetime | None, bool, int | None], str] = {}
+_snapshots: dict[tuple[WallFilter, datetime | None, bool, int | None], list[str]] = {}
 _snapshot_lock = threading.Lock()
 
 
@@ -210,7 +221,8 @@ def publish_cycle(event: StationsChanged) -> None:
     """After each successful live poll: the change event, then one message per wall group.
 
     Every wall group hears from every poll (its changed tiles and the heartbeat in one
-    frame), so a screen gets exactly one frame per poll however many stations changed.
+    frame, or in several of ``TILES_PER_FRAME`` tiles when most stations changed at once), so
+    a screen gets one frame per poll however many stations changed.
     A wall message also says which station each tile is and how long its HTML is
     (``tiles``), so that the socket of a user limited to some stations can drop the others
     (``html_for``) without rendering anything again.
@@ -220,14 +232,17 @@ def publish_cycle(event: StationsChanged) -> None:
     all_parts = _fan_out_parts(event)
     for group in wall_groups() | all_parts.keys():
         parts = all_parts.get(group, [])
-        message: dict[str, object] = {
-            "type": HTML_MESSAGE,
-            "html": "".join(html for _, html in parts),
-        }
-        if group.startswith("wall."):
-            message["html"] += heartbeat
-            message["tiles"] = [[station_id, len(html)] for station_id, html in parts]
-        events.send(group, message)
+        chunks = [parts[at : at + TILES_PER_FRAME] for at in range(0, len(parts), TILES_PER_FRAME)]
+        for number, chunk in enumerate(chunks or [[]], start=1):
+            message: dict[str, object] = {
+                "type": HTML_MESSAGE,
+                "html": "".join(html for _, html in chunk),
+            }
+            if group.startswith("wall."):
+                if number == max(len(chunks), 1):
+                    message["html"] += heartbeat
+                message["tiles"] = [[station_id, len(html)] for station_id, html in chunk]
+            events.send(group, message)
 
 
 def _heartbeat(event: StationsChanged) -> str:

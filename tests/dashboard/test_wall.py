@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.test.signals import template_rendered
 
+from dashboard import wall as wall_module
 from dashboard.asgi import application
 from dashboard.wall import ALL_GROUP, WallFilter, fan_out, groups_of, wall_groups
 from screens import services as screens
@@ -223,3 +224,51 @@ def test_a_station_page_socket_gets_its_station_live(sim, cwork, clock):
     assert 'id="station-live"' in first
     assert 'id="station-live"' in update
     assert LiveStatus.objects.get(station=station).state.name in update
+
+
+def test_a_big_wall_gets_its_snapshot_and_changes_in_messages_under_the_size_limit(
+    sim, cwork, clock, monkeypatch
+):
+    """Daphne closes a socket sent more than 1 MiB at once: a wall of thousands of stations
+    gets its tiles in several messages, and the heartbeat last."""
+    monkeypatch.setattr(wall_module, "TILES_PER_FRAME", 5)
+    run_job("live", client=cwork, now=clock(), publish=lambda e: None)
+    cookie = session_cookie()
+    stations = list(Station.objects.values_list("pk", flat=True))
+    assert len(stations) == 12
+
+    async def scenario():
+        ws = socket("/ws/wall/", cookie)
+        assert (await ws.connect())[0]
+        snapshot = [await ws.receive_from(timeout=5) for _ in range(3)]
+        assert await ws.receive_nothing(timeout=0.3)
+        # Everything changes at once (CWork back after an outage, say).
+        await database_sync_to_async(_every_station_changes)(sim)
+        await database_sync_to_async(run_job)("live", client=cwork, now=clock())
+        changes = [await ws.receive_from(timeout=5) for _ in range(3)]
+        assert await ws.receive_nothing(timeout=0.3)
+        await ws.disconnect()
+        return snapshot, changes
+
+    snapshot, changes = async_to_sync(scenario)()
+    assert 'id="wall-grid"' in snapshot[0]
+    assert 'hx-swap-oob="true"' in snapshot[0]
+    for frame in snapshot[1:]:
+        assert frame.startswith('<ul hx-swap-oob="beforeend:#wall-grid">')
+    assert [f.count('<li id="tile-') for f in snapshot] == [5, 5, 2]
+    assert all("".join(snapshot).count(f'<li id="tile-{pk}"') == 1 for pk in stations)
+    changed = list(_writable(sim).values_list("pk", flat=True))
+    assert len(changed) > 10
+    assert [f.count('<li id="tile-') for f in changes] == [5, 5, len(changed) - 10]
+    assert all("".join(changes).count(f'<li id="tile-{pk}"') == 1 for pk in changed)
+    for frames in (snapshot, changes):
+        assert ['id="wall-heartbeat"' in f for f in frames] == [False, False, True]
+
+
+def _writable(sim):
+    return Station.objects.filter(disabled=False, mdc_mode=True)
+
+
+def _every_station_changes(sim) -> None:
+    for station in _writable(sim):
+        sim.world.change_state(station.cwork_id, other_state(sim, station.cwork_id), "")

@@ -165,10 +165,10 @@ def test_the_tile_shows_oee_and_availability_and_a_dash_for_blanks(sim, cwork, c
 
 def test_the_wall_snapshot_shows_the_cached_figures_and_follows_refreshes(sim, cwork, clock):
     stations = build(cwork, clock)
-    before = wall.render_snapshot(wall.WallFilter(), clock())
+    before = "".join(wall.render_snapshot(wall.WallFilter(), clock()))
     assert "tile-kpis" not in before
     refresh_current_shift_figures(clock())
-    after = wall.render_snapshot(wall.WallFilter(), clock())
+    after = "".join(wall.render_snapshot(wall.WallFilter(), clock()))
     assert after.count('class="tile-kpis"') == len(stations)
 
 
