@@ -29,6 +29,7 @@ class Profile(models.Model):
             ("reset_part_count", _("Can reset a station's part count")),
             ("view_reviews", _("Can see shift reviews and exports")),
             ("view_audit", _("Can see the audit trail")),
+            ("manage_alerts", _("Can edit alert rules, webhooks and report subscriptions")),
         ]
 
     def __str__(self) -> str:

@@ -16,10 +16,11 @@ SUPERVISOR_PERMISSIONS = (
     "reset_part_count",
     "view_audit",
 )
-MANAGER_PERMISSIONS = ("view_reviews", "view_audit")
+MANAGER_PERMISSIONS = ("view_reviews", "view_audit", "manage_alerts")
 ADMINISTRATOR_PERMISSIONS = (
     *SUPERVISOR_PERMISSIONS,
     "view_reviews",
+    "manage_alerts",
 )
 
 #: Group name -> the codenames (on ``accounts.Profile``) it grants. Viewers see the wall and

@@ -3,10 +3,11 @@
 from django.contrib import admin
 
 from audit.models import ActionAttempt
+from dashboard.admin import HistoryAdmin
 
 
 @admin.register(ActionAttempt)
-class ActionAttemptAdmin(admin.ModelAdmin):
+class ActionAttemptAdmin(HistoryAdmin):
     list_display = (
         "started_at",
         "username",
@@ -20,12 +21,3 @@ class ActionAttemptAdmin(admin.ModelAdmin):
     search_fields = ("username", "cwork_message", "idempotency_key")
     date_hierarchy = "started_at"
     list_select_related = ("station",)
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

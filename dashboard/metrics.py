@@ -29,6 +29,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Gauge, generate_lates
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from alerts.models import Alert, Delivery
 from audit.models import ActionAttempt
 from audit.models import Outcome as ActionOutcome
 from screens.models import Screen
@@ -89,6 +90,7 @@ class DatabaseCollector(Collector):
         yield from self._sync_states(now)
         yield from self._stations(found["live_stale"])
         yield from self._actions()
+        yield from self._alerts()
         yield from self._screens()
 
     def _polls(self, now: datetime, found: dict[str, bool]) -> Iterator[Metric]:
@@ -266,6 +268,33 @@ class DatabaseCollector(Collector):
         for action, n in sorted(by_action.items()):
             failed.add_metric([action], n)
         yield from (attempts, failed)
+
+    def _alerts(self) -> Iterator[Metric]:
+        open_alerts = GaugeMetricFamily(
+            f"{PREFIX}_alerts_open",
+            "Alerts whose condition holds now: pending (not yet long enough) or firing.",
+            labels=["status"],
+        )
+        rows = dict(
+            Alert.objects.exclude(status=Alert.Status.RESOLVED)
+            .values_list("status")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        for status in (Alert.Status.PENDING, Alert.Status.FIRING):
+            open_alerts.add_metric([status], rows.get(status, 0))
+        deliveries = GaugeMetricFamily(
+            f"{PREFIX}_alert_deliveries",
+            "Alert and report messages by channel and status (failed: given up after every "
+            "retry; pending includes those waiting for a retry).",
+            labels=["channel", "status"],
+        )
+        counts = Delivery.objects.values_list("channel", "status").annotate(n=Count("pk"))
+        found = {(channel, status): n for channel, status, n in counts.order_by()}
+        for channel in Delivery.Channel:
+            for status in Delivery.Status:
+                deliveries.add_metric([channel, status], found.get((channel, status), 0))
+        yield from (open_alerts, deliveries)
 
     def _screens(self) -> Iterator[Metric]:
         sockets = GaugeMetricFamily(

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from alerts.reports import SHIFT_END_INTERVAL, run_shift_ends
+from alerts.sending import DELIVERY_INTERVAL, deliver_due
 from kpis.current import KPI_TILE_REFRESH, TASK_NAME, publish_current_shift
 from stations.jobs import JOBS, prune_poll_records, run_job
 
@@ -36,6 +38,10 @@ def entries() -> list[Entry]:
         Entry("stations.prune", PRUNE_INTERVAL, prune_poll_records),
         # The tiles' current-shift figures, recomputed and re-rendered where they changed.
         Entry(TASK_NAME, KPI_TILE_REFRESH, publish_current_shift),
+        # Alert and report messages waiting to be sent, first tries and retries alike.
+        Entry("alerts.deliver", DELIVERY_INTERVAL, deliver_due),
+        # Shifts that just ended: their end-of-shift reports and shift-OEE alerts.
+        Entry("alerts.shift_end", SHIFT_END_INTERVAL, run_shift_ends),
     ]
 
 

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "screens",
     "accounts",
     "audit",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -240,6 +241,41 @@ STALE_AFTER_POLLS = env.int("STALE_AFTER_POLLS", 3, minimum=2)
 POLL_RECORD_RETENTION_DAYS = env.int("POLL_RECORD_RETENTION_DAYS", 7, minimum=1)
 #: What a live poll's outcome goes to: the change event, the screens' tiles and heartbeat.
 LIVE_PUBLISHER = "dashboard.wall.publish_cycle"
+
+# --- alerts and end-of-shift reports ---------------------------------------------------------
+#: The dashboard's address as people reach it: the links in e-mails and webhooks.
+SITE_URL = env.str("SITE_URL", "http://localhost:8000")
+#: Outgoing mail (alerts and reports). With no EMAIL_HOST, an embedded run writes each mail as
+#: a file in DATA_DIR/outbox (a demo can read them), and production records every e-mail
+#: delivery as failed with "no mail server is set", rather than pretend it was sent.
+EMAIL_HOST = env.str("EMAIL_HOST", "")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured(
+        "EMAIL_USE_TLS and EMAIL_USE_SSL are both on: use TLS for STARTTLS (port 587), "
+        "SSL for implicit TLS (port 465), not both."
+    )
+EMAIL_PORT = env.int("EMAIL_PORT", 465 if EMAIL_USE_SSL else 587 if EMAIL_USE_TLS else 25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", "")
+EMAIL_TIMEOUT = env.seconds("EMAIL_TIMEOUT", 10.0)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "CWork dashboard <dashboard@localhost>")
+EMAIL_FILE_PATH = DATA_DIR / "outbox"
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+elif PRODUCTION:
+    EMAIL_BACKEND = "alerts.sending.NoMailServerBackend"
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+#: Seconds to wait for a webhook's answer.
+ALERT_WEBHOOK_TIMEOUT = env.seconds("ALERT_WEBHOOK_TIMEOUT", 10.0)
+#: Minutes after a shift's end before its report (and its shift-OEE check) is made: CWork's
+#: own figures, which give the quality rate, arrive within one 5-minute fetch.
+SHIFT_REPORT_DELAY_MINUTES = env.int("SHIFT_REPORT_DELAY_MINUTES", 10, minimum=0)
+#: Shifts that ended longer ago than this are never reported: a dashboard started after a
+#: long stop does not mail old shifts in bulk.
+SHIFT_REPORT_MAX_AGE_HOURS = env.int("SHIFT_REPORT_MAX_AGE_HOURS", 12, minimum=1)
 
 # --- screens ----------------------------------------------------------------------------------
 #: Tiles per page on a wall; more stations rotate through pages.

@@ -19,6 +19,8 @@ urlpatterns = [
     path("screens/", include("screens.urls")),
     path("audit/", include("audit.urls")),
     path("kpis/", include("kpis.urls")),
+    path("alerts/reports/", include("alerts.report_urls")),
+    path("alerts/", include("alerts.urls")),
     path(
         "admin/cwork-connection/",
         admin.site.admin_view(admin_views.cwork_connection),

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from alerts.engine import evaluate as evaluate_alerts
 from cwork.client import CWorkClient
 from cwork.errors import CWorkError, CWorkLicenseError
 from dashboard.logs import log_context
@@ -186,7 +187,25 @@ def _run(
     if job.kind == SyncKind.LIVE:
         # Also after a cycle where nothing changed: screens tell live data from stale by it.
         publish(outcome.event or events.StationsChanged(at=now))
+        _evaluate_alerts(now)
     return JobResult(job.kind, ran=True, ok=True, outcome=outcome, record=record)
+
+
+def _evaluate_alerts(now: datetime) -> None:
+    """The alert rules, right after the data they read (a failure never fails the poll)."""
+    try:
+        evaluation = evaluate_alerts(now)
+    except Exception:
+        logger.exception("evaluating the alert rules failed")
+        return
+    if evaluation.told:
+        logger.info(
+            "alerts: %d fired, %d escalated, %d resolved, %d not sent (rate limit)",
+            evaluation.fired,
+            evaluation.escalated,
+            evaluation.resolved,
+            evaluation.suppressed,
+        )
 
 
 #: A problem about one station starts with its CWork id (stations.live, stations.history).

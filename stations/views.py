@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from accounts.permissions import visible_stations
+from alerts.views import station_alerts
 from kpis.current import figures_for, previous_shift_review, review_url
 from stations.models import Station
 from stations.station_selectors import station_detail, station_overview
@@ -84,7 +85,11 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     station = get_object_or_404(visible_stations(request.user), pk=pk)
     context = station_page_context(station)
     fragment = _fragment_requested(request)
-    template = "stations/_station_day.html" if fragment else "stations/detail.html"
+    if fragment:
+        template = "stations/_station_day.html"
+    else:
+        template = "stations/detail.html"
+        context["alerts"] = station_alerts(station, context["now"])
     response = render(request, template, {**context, "oob": fragment})
     patch_vary_headers(response, ("HX-Request",))
     return response

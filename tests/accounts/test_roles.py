@@ -19,7 +19,7 @@ EXPECTED = {
         "reset_part_count",
         "view_audit",
     },
-    "Manager": {"view_reviews", "view_audit"},
+    "Manager": {"view_reviews", "view_audit", "manage_alerts"},
     "Administrator": {
         "change_station_state",
         "replace_station_state",
@@ -27,6 +27,7 @@ EXPECTED = {
         "reset_part_count",
         "view_reviews",
         "view_audit",
+        "manage_alerts",
     },
 }
 

@@ -17,6 +17,7 @@ from django.db import OperationalError, connection
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
+from alerts.models import Alert, AlertRule, Delivery
 from audit.models import ActionAttempt, ActionKind
 from audit.models import Outcome as ActionOutcome
 from dashboard.logs import ContextFilter, JsonFormatter, TextFormatter
@@ -224,6 +225,31 @@ def test_metrics_read_the_polls_actions_and_screens(client, cwork, sim, clock, s
     assert "cwork_dashboard_websocket_connections" in {
         f.name for f in text_string_to_metric_families(client.get("/metrics").content.decode())
     }
+
+
+@pytest.mark.django_db
+def test_metrics_count_open_alerts_and_undelivered_messages(client, cwork):
+    poll(cwork)
+    station = Station.objects.first()
+    rule = AlertRule.objects.create(name="Down", condition="not_reporting")
+    alert = Alert.objects.create(
+        rule=rule, station=station, status="firing", since=timezone.now(), fired_at=timezone.now()
+    )
+    for status in ("pending", "failed", "failed", "sent"):
+        Delivery.objects.create(
+            alert=alert,
+            kind="fired",
+            channel="webhook",
+            recipient="Teams",
+            status=status,
+            created_at=timezone.now(),
+        )
+    families = scrape(client)
+    assert one(families, "cwork_dashboard_alerts_open", status="firing") == 1
+    assert one(families, "cwork_dashboard_alerts_open", status="pending") == 0
+    deliveries = "cwork_dashboard_alert_deliveries"
+    assert one(families, deliveries, channel="webhook", status="failed") == 2
+    assert one(families, deliveries, channel="email", status="failed") == 0
 
 
 @pytest.mark.django_db

@@ -23,14 +23,13 @@ from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.cache import cache
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
 from accounts.models import Profile
 from accounts.permissions import Action
+from alerts.models import AlertRule, Condition, Webhook
 from audit.models import ActionAttempt
-from dashboard import wall
 from dashboard.asgi import application
 from screens.models import Screen
 from screens.services import DEVICE_COOKIE, create_screen, enrol
@@ -57,6 +56,28 @@ BY_ROLE = {
     "kpis:export_xlsx": {"Manager", "Administrator"},
     "audit:list": {"Supervisor", "Manager", "Administrator"},
     "audit:csv": {"Supervisor", "Manager", "Administrator"},
+    # Alert rules and webhooks: ``accounts.manage_alerts``.
+    **{
+        f"alerts:{name}": {"Manager", "Administrator"}
+        for name in (
+            "rules",
+            "rule_new",
+            "rule",
+            "rule_toggle",
+            "rule_delete",
+            "rule_test",
+            "rule_history",
+            "webhooks",
+            "webhook_new",
+            "webhook",
+            "webhook_delete",
+        )
+    },
+    # End-of-shift reports: one's own subscriptions need ``accounts.view_reviews`` (a report
+    # is the workshop's review); everyone's, and re-sending, ``accounts.manage_alerts``.
+    "reports:subscriptions": {"Manager", "Administrator"},
+    "reports:everyone": {"Manager", "Administrator"},
+    "reports:sent": {"Manager", "Administrator"},
     # Screens are managed by staff, which no role makes anyone.
     "screens:list": set(),
     "screens:create": set(),
@@ -73,18 +94,6 @@ ACTION_ROLES = {
     Action.FORCE_AUTO: {"Supervisor", "Administrator"},
     Action.RESET_PARTS: {"Supervisor", "Administrator"},
 }
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    """Cached groups, figures and throttles must neither leak in nor out of these tests."""
-    cache.clear()
-    wall._snapshots.clear()
-    wall._groups_cache.clear()
-    yield
-    cache.clear()
-    wall._snapshots.clear()
-    wall._groups_cache.clear()
 
 
 @dataclass(frozen=True)
@@ -127,6 +136,9 @@ def concrete(route: Route, ids: dict[str, int]) -> str:
 
     def value(match: re.Match) -> str:
         name = match.group(2)
+        if name == "pk" and route.namespace == "alerts":
+            # 0 (no such rule or webhook: a 404) where a test made none.
+            return str(ids.get("webhooks" if "webhooks/" in route.route else "alerts", 0))
         if name == "pk" and route.namespace in ids:
             return str(ids[route.namespace])
         if name == "action":
@@ -161,7 +173,14 @@ def factory(monkeypatch) -> Factory:
 @pytest.fixture
 def ids(factory) -> dict[str, int]:
     screen, _ = create_screen("Hall A", {}, 20, None)
-    return {"stations": factory.writable().pk, "screens": screen.pk}
+    rule = AlertRule.objects.create(name="Breakdown", condition=Condition.NOT_REPORTING)
+    hook = Webhook.objects.create(name="Chat", url="https://chat.example/hook", format="json")
+    return {
+        "stations": factory.writable().pk,
+        "screens": screen.pk,
+        "alerts": rule.pk,
+        "webhooks": hook.pk,
+    }
 
 
 def user_in(role: str | None, name: str | None = None, **flags):

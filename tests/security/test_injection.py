@@ -22,14 +22,12 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 from openpyxl import load_workbook
 
 from cwork.client import CWorkClient
 from cwork.simulator import ManualClock, Simulator
-from dashboard import wall
 from dashboard.asgi import application
 from kpis import views as kpi_views
 from kpis.calendar import Calendars, previous_shift
@@ -42,6 +40,7 @@ from stations.jobs import run_job
 from stations.live import poll_live
 from stations.models import AlarmInterval, LiveStatus, Order, ProgramRun, State, Station, Top
 from stations.orders import sync_orders
+from tests.security.helpers import socket_headers
 from tests.stations.helpers import other_state, writable_station
 
 SCRIPT = "<script>alert(1)</script>"
@@ -71,18 +70,6 @@ TEXT_KEYS = {
 LIST_KEYS = {"mdcgroups"}
 SERVICE_KEY = "svc-" + "7f3a9c" * 6
 USER_KEY = "usr-" + "b81e0d" * 6
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    """Cached groups, figures and throttles must neither leak in nor out of these tests."""
-    cache.clear()
-    wall._snapshots.clear()
-    wall._groups_cache.clear()
-    yield
-    cache.clear()
-    wall._snapshots.clear()
-    wall._groups_cache.clear()
 
 
 def poison(text: str) -> str:
@@ -351,11 +338,7 @@ def test_socket_frames_escape_cwork_text(monkeypatch):
     user = get_user_model().objects.create_user("viewer", "", "x" * 12)
     client = Client()
     client.force_login(user)
-    headers = [
-        (b"host", b"localhost"),
-        (b"origin", b"http://localhost"),
-        (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
-    ]
+    headers = socket_headers(client)
 
     async def scenario():
         wall = WebsocketCommunicator(application, "/ws/wall/", headers=headers)

@@ -15,36 +15,23 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
 from openpyxl import load_workbook
 
 from accounts.models import Profile
-from dashboard import wall
 from dashboard.asgi import application
 from kpis import views as kpi_views
 from screens.models import Screen
 from stations.jobs import run_job
 from stations.models import Station
+from tests.security.helpers import socket_headers
 from tests.security.test_access import ALL_ROUTES, concrete
 from tests.security.test_injection import SERVICE_KEY, USER_KEY, World
 from tests.stations.helpers import other_state
 from tests.stations.test_actions import ALL, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    """Cached groups, figures and throttles must neither leak in nor out of these tests."""
-    cache.clear()
-    wall._snapshots.clear()
-    wall._groups_cache.clear()
-    yield
-    cache.clear()
-    wall._snapshots.clear()
-    wall._groups_cache.clear()
 
 
 def forms_of(key: str) -> list[str]:
@@ -185,11 +172,7 @@ def test_no_key_in_socket_frames(world):
     client = Client()
     client.force_login(user)
     station = world.writable()
-    headers = [
-        (b"host", b"localhost"),
-        (b"origin", b"http://localhost"),
-        (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
-    ]
+    headers = socket_headers(client)
 
     async def scenario():
         wall = WebsocketCommunicator(application, "/ws/wall/", headers=headers)
