@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -301,6 +302,21 @@ class Evaluation:
 
 
 _slow_cache: dict[str, tuple[float, Any]] = {}
+#: Bumped in the shared cache whenever a rule or its levels change (``rules_changed``): every
+#: process then reads the rules again, and reads nothing while none is enabled and no alert is
+#: open (the cost of alerts to a poll in a plant that has none: one cache read).
+RULES_GENERATION_KEY = "alerts:rules:generation"
+
+
+@dataclass(slots=True)
+class _Memo:
+    generation: int | None = None
+    rules: list[RuleSpec] = field(default_factory=list)
+    #: No rule and no open alert at the last evaluation of this generation.
+    idle: bool = False
+
+
+_memo = _Memo()
 
 
 def _cached(name: str, load: Any) -> Any:
@@ -311,9 +327,27 @@ def _cached(name: str, load: Any) -> Any:
     return value
 
 
-def forget_cached() -> None:
-    """Buckets and calendars are read again at the next evaluation (tests, admin changes)."""
+def rules_changed() -> None:
+    """Every process reads its rules again at its next evaluation (the pages and the admin
+    edit them; the worker evaluates)."""
+    cache.set(RULES_GENERATION_KEY, time.time_ns(), None)
     _slow_cache.clear()
+
+
+def forget_cached() -> None:
+    """Rules, buckets and calendars are read again at the next evaluation."""
+    rules_changed()
+
+
+def _current_rules() -> tuple[list[RuleSpec], bool]:
+    """The enabled live rules, and whether the last evaluation found nothing to do."""
+    generation = cache.get(RULES_GENERATION_KEY)
+    if generation is None:  # a cache that was emptied: start a generation
+        cache.add(RULES_GENERATION_KEY, time.time_ns(), None)
+        generation = cache.get(RULES_GENERATION_KEY)
+    if generation != _memo.generation or generation is None:
+        _memo.generation, _memo.rules, _memo.idle = generation, load_rules(), False
+    return _memo.rules, _memo.idle
 
 
 def evaluate(now: datetime | None = None) -> Evaluation:
@@ -321,7 +355,9 @@ def evaluate(now: datetime | None = None) -> Evaluation:
     started = time.monotonic()
     now = now or timezone.now()
     result = Evaluation()
-    rules = load_rules()
+    rules, idle = _current_rules()
+    if idle:
+        return result
     open_alerts = {
         (a.rule_id, a.station_id): a
         for a in Alert.objects.exclude(status=Alert.Status.RESOLVED).filter(
@@ -329,6 +365,7 @@ def evaluate(now: datetime | None = None) -> Evaluation:
         )
     }
     if not rules and not open_alerts:
+        _memo.idle = True
         return result
     context = Context(now)
     conditions = {r.condition for r in rules}

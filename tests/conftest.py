@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from alerts.engine import forget_cached
 from cwork.simulator import ManualClock, Simulator
 from stations.events import StationsChanged
 
@@ -19,6 +20,12 @@ def _plain_static_storage(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_alert_rules():
+    """Each test's rules are its own: the evaluation's per-process memo starts over."""
+    forget_cached()
 
 
 START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a Tuesday morning, mid-shift

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from alerts import engine
 from alerts.models import Alert, AlertRule, Condition, Delivery, EscalationLevel
@@ -125,7 +127,8 @@ def test_a_condition_that_clears_before_its_minutes_sends_nothing(sim, cwork, cl
 
 def test_a_flapping_condition_is_told_once_per_quiet_time(sim, cwork, clock, watched):
     handle, _station, state, rule = watched
-    AlertRule.objects.filter(pk=rule.pk).update(minutes=0, repeat_minutes=30)
+    rule.minutes, rule.repeat_minutes = 0, 30
+    rule.save()
     level(rule, 1)
     for _ in range(3):
         sim.world.change_state(handle, state, "")
@@ -264,7 +267,8 @@ def test_a_disabled_rule_ends_its_open_alerts_without_a_message(sim, cwork, cloc
     with CWorkClient("http://cwork", "demo-key", transport=hide_all) as silent:
         poll(silent, clock)
         assert Alert.objects.filter(status="firing").exists()
-        AlertRule.objects.filter(pk=rule.pk).update(enabled=False)
+        rule.enabled = False
+        rule.save()
         poll(silent, clock)
     assert not Alert.objects.exclude(status="resolved").exists()
     assert not Delivery.objects.filter(kind="resolved").exists()
@@ -280,3 +284,19 @@ def test_a_broken_rule_never_breaks_the_poll(sim, cwork, clock, monkeypatch, cap
     monkeypatch.setattr(engine, "load_rules", broken)
     poll(cwork, clock)
     assert "evaluating the alert rules failed" in caplog.text
+
+
+def test_without_rules_a_poll_reads_nothing_of_alerts_and_sees_a_new_rule_at_once(
+    sim, cwork, clock
+):
+    poll(cwork, clock)
+    poll(cwork, clock)  # the alert tables were read once, and found empty
+    with CaptureQueriesContext(connection) as queries:
+        poll(cwork, clock)
+    assert not [q for q in queries.captured_queries if "alerts_" in q["sql"]]
+
+    rule_for(None, Condition.NOT_REPORTING)  # saved as its page or the admin saves it
+    hide_all = RewritingTransport(sim.transport(), "/station_statuses", lambda body: [])
+    with CWorkClient("http://cwork", "demo-key", transport=hide_all) as silent:
+        poll(silent, clock)
+    assert Alert.objects.filter(status="firing").exists()
