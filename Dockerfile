@@ -14,6 +14,7 @@ WORKDIR /app
 COPY . .
 RUN chmod 0755 bin/* \
  && pip install . \
+ && DATA_DIR=/tmp/build python manage.py compiletranslations \
  && useradd --system --user-group --home-dir /data --no-create-home dashboard \
  && mkdir -p /data \
  && chown dashboard:dashboard /data

@@ -16,11 +16,13 @@ simulator: $(STAMP)
 	$(BIN)/python -m cwork.simulator --host 127.0.0.1 --port 8081 --api-key demo-key
 
 run: $(STAMP)
+	$(BIN)/python manage.py compiletranslations
 	$(BIN)/python manage.py runembedded
 
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py compiletranslations
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
