@@ -53,41 +53,67 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("ot", "OT", _("tO — temps d'ouverture"), TIME, "OT (s)"),
-    Column("ppt", "PPT", _("tR — temps requis"), TIME, "PPT (s)"),
-    Column("rt", "RT", _("tF — temps de fonctionnement"), TIME, "RT (s)"),
-    Column("nrt", "NRT", _("tN — temps net"), TIME, "NRT (s)"),
-    Column("fpt", "FPT", _("tU — temps utile"), TIME, "FPT (s)"),
-    Column("ft", "FT", _("temps de panne"), TIME, "FT (s)"),
+    Column("ot", "OT", _("tO — opening time (temps d'ouverture)"), TIME, "OT (s)"),
+    Column("ppt", "PPT", _("tR — required time (temps requis)"), TIME, "PPT (s)"),
+    Column("rt", "RT", _("tF — run time (temps de fonctionnement)"), TIME, "RT (s)"),
+    Column("nrt", "NRT", _("tN — net run time (temps net)"), TIME, "NRT (s)"),
+    Column("fpt", "FPT", _("tU — fully productive time (temps utile)"), TIME, "FPT (s)"),
+    Column("ft", "FT", _("failure time (temps de panne)"), TIME, "FT (s)"),
     Column(
         "availability",
         _("Availability"),
-        _("DO — disponibilité opérationnelle"),
+        _("DO — operational availability: run time over required time"),
         RATE,
         "Availability (fraction)",
     ),
     Column(
         "performance",
         _("Performance"),
-        _("TP — taux de performance"),
+        _("TP — performance: net run time over run time"),
         RATE,
         "Performance (fraction)",
     ),
-    Column("quality", _("Quality"), _("TQ — taux de qualité"), RATE, "Quality (fraction)"),
-    Column("oee", "OEE", _("TRS — taux de rendement synthétique"), RATE, "OEE (fraction)"),
-    Column("gee", "GEE", _("TRG — taux de rendement global"), RATE, "GEE (fraction)"),
-    Column("teep", "TEEP", _("TRE — taux de rendement économique"), RATE, "TEEP (fraction)"),
-    Column("load", _("Load"), _("TC — taux de charge"), RATE, "Load (fraction)"),
+    Column(
+        "quality",
+        _("Quality"),
+        _("TQ — quality: fully productive time over net run time"),
+        RATE,
+        "Quality (fraction)",
+    ),
+    Column(
+        "oee",
+        _("OEE"),
+        _("OEE (TRS) — overall equipment effectiveness: useful time over required time"),
+        RATE,
+        "OEE (fraction)",
+    ),
+    Column(
+        "gee",
+        _("GEE"),
+        _("GEE (TRG) — global equipment effectiveness: useful time over opening time"),
+        RATE,
+        "GEE (fraction)",
+    ),
+    Column(
+        "teep",
+        _("TEEP"),
+        _("TEEP (TRE) — total effective equipment performance: useful time over total time"),
+        RATE,
+        "TEEP (fraction)",
+    ),
+    Column(
+        "load", _("Load"), _("TC — load: required time over opening time"), RATE, "Load (fraction)"
+    ),
     Column(
         "involvement",
         _("Involvement"),
-        _("TS — taux stratégique d'engagement"),
+        _("TS — involvement: opening time over total time"),
         RATE,
         "Involvement (fraction)",
     ),
-    Column("mtbf", "MTBF", _("temps moyen entre les pannes"), TIME, "MTBF (s)"),
-    Column("mttr", "MTTR", _("temps moyen de dépannage"), TIME, "MTTR (s)"),
-    Column("failures", _("Failures"), _("nombre de pannes"), COUNT, "Failures"),
+    Column("mtbf", "MTBF", _("mean time between failures"), TIME, "MTBF (s)"),
+    Column("mttr", "MTTR", _("mean time to repair"), TIME, "MTTR (s)"),
+    Column("failures", _("Failures"), _("number of failures"), COUNT, "Failures"),
 )
 
 #: The engine's source groups, in words.
@@ -372,7 +398,7 @@ def total_parts(station_ids: list[int], start: datetime, until: datetime) -> flo
 
 
 COMPARED = (
-    ("oee", "OEE", RATE),
+    ("oee", _("OEE"), RATE),
     ("availability", _("Availability"), RATE),
     ("performance", _("Performance"), RATE),
     ("quality", _("Quality"), RATE),

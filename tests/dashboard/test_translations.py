@@ -127,6 +127,11 @@ def test_the_pages_in_french_leave_no_english_behind(client, cwork, clock, setti
             response = client.get(path)
             assert response.status_code == 200, path
             assert english_left(response.content.decode(), catalogue) == [], path
+        # The norm's French names, with their definitions.
+        review = client.get("/kpis/review/").content.decode()
+        trs = "TRS — taux de rendement synthétique : temps utile sur temps requis"
+        assert f'<abbr title="{trs}">TRS</abbr>' in review
+        assert ">DO</abbr>" in review or "DO —" in review
         # A form sent back with errors says so in French too.
         refused = client.post("/alerts/new/", {"name": "", "idempotency_key": uuid.uuid4().hex})
         assert english_left(refused.content.decode(), catalogue) == []

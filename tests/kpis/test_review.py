@@ -146,8 +146,10 @@ def test_a_manager_sees_every_station_and_the_total(manager, filled, clock):
         assert pct(report.total.oee) in total
     # The default period is that shift, and the headers carry the norm's names.
     assert occ.name in body
-    assert '<abbr title="TRS — taux de rendement synthétique">OEE</abbr>' in body
-    assert '<abbr title="DO — disponibilité opérationnelle">Availability</abbr>' in body
+    oee = "OEE (TRS) — overall equipment effectiveness: useful time over required time"
+    assert f'<abbr title="{oee}">OEE</abbr>' in body
+    availability = "DO — operational availability: run time over required time"
+    assert f'<abbr title="{availability}">Availability</abbr>' in body
     # The comparison with the previous shift and last week's, and the exports' links.
     assert "Previous shift" in body
     assert "/kpis/review/export.csv?" in body
