@@ -5,7 +5,7 @@ stations, ``bin/simulator --seed 3``), ``bin/web`` (ONE daphne process), ``bin/w
 ``bin/beat`` with ``POLL_INTERVAL=1``, on a PostgreSQL database created for the run and a
 Redis database (5) under a prefix of the run's own; both are removed afterwards, as are the
 processes, even on failure. The benchmark's process holds 200 WebSocket clients on
-``/ws/wall/`` (every station: group ``wall.all``), logged in with a session of a user it
+``/ws/wall/`` (every station: group ``wall.all.en``), logged in with a session of a user it
 creates, and measures three things, interleaved round by round so the machine's noise hits
 them alike:
 
@@ -15,7 +15,7 @@ them alike:
   state. It includes the wait for the next poll (up to one interval): the design target for
   its p95 is the poll interval + 0.25 s.
 * stack fan-out: the benchmark sends one ``live.html`` message (a real tile fragment captured
-  in the first live round, plus a marker) to group ``wall.all`` through the channel layer,
+  in the first live round, plus a marker) to group ``wall.all.en`` through the channel layer,
   as ``publish_cycle`` does; latency from that ``group_send`` to the arrival at each client.
   It is sent between two polls (once a poll's heartbeat reached every wall and no frame came
   for 30 ms), so it measures the fan-out alone, not a queue behind a poll's own messages.
@@ -478,6 +478,7 @@ def tile_of(text: str, pk: int) -> str:
 
 async def measure(setup: Setup) -> dict[str, Any]:
     from channels.layers import get_channel_layer
+    from django.conf import settings
     from django.utils.html import escape
     from websockets.asyncio.client import connect
 
@@ -535,7 +536,8 @@ async def measure(setup: Setup) -> dict[str, Any]:
             started = time.perf_counter()
             if kind == "stack":
                 await layer.group_send(
-                    wall.ALL_GROUP, {"type": wall.HTML_MESSAGE, "html": fragment + marker}
+                    wall.language_group(wall.ALL_GROUP, settings.LANGUAGE_CODE),
+                    {"type": wall.HTML_MESSAGE, "html": fragment + marker},
                 )
             else:
                 await control.send(fragment + marker)
@@ -568,7 +570,8 @@ async def measure(setup: Setup) -> dict[str, Any]:
                     pk = setup.writable[cwork_id]
                     current = client.station_status(cwork_id).state.handle
                     new_state = rng.choice([h for h in setup.states if h != current])
-                    expected = f'<p class="tile-state">{escape(setup.states[new_state])}</p>'
+                    # The state line ends with the name, after the category mark.
+                    expected = f"</span> {escape(setup.states[new_state])}</p>"
 
                     def shows_new_state(text: str, pk: int = pk, expected: str = expected) -> bool:
                         return expected in tile_of(text, pk)

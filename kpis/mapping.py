@@ -1,16 +1,45 @@
-"""Which bucket of the norm's cascade each CWork state's time goes to."""
+"""Which bucket of the norm's cascade each CWork state's time goes to, and the mark (icon or
+pattern, with its name) that says it without colour."""
 
 from __future__ import annotations
 
+import threading
+import time
+
+from django.db.models.signals import post_delete, post_save
+from django.utils.functional import Promise
+from django.utils.translation import pgettext_lazy
+
 from cwork.oee import Bucket, default_bucket
 from stations.models import State
-from stations.station_selectors import failure_state_ids
+
+#: The mark of a station or stretch without a known state (no state yet, not reporting,
+#: no data): never one of the buckets, so it is never mistaken for one.
+NO_STATE = "none"
+
+#: Each bucket's name as the marks say it to screen readers (and on hover).
+MARK_LABELS: dict[str, Promise] = {
+    Bucket.PRODUCTION.value: pgettext_lazy("OEE category", "Production"),
+    Bucket.OWN_STOP.value: pgettext_lazy("OEE category", "Own stop"),
+    Bucket.FAILURE.value: pgettext_lazy("OEE category", "Breakdown"),
+    Bucket.INDUCED_STOP.value: pgettext_lazy("OEE category", "Induced stop"),
+    Bucket.DISENGAGED.value: pgettext_lazy("OEE category", "Disengaged"),
+    NO_STATE: pgettext_lazy("OEE category", "No state"),
+}
+NOT_REPORTING_LABEL = pgettext_lazy("OEE category", "Not reporting")
+NO_DATA_LABEL = pgettext_lazy("OEE category", "No data")
 
 
 def state_buckets() -> dict[int, Bucket]:
     """CWork state id → bucket: the shop's mapping where it has one, else the default from
     the state's OEE category (Breakdown and its children are failures)."""
+    return _load()[0]
+
+
+def _load() -> tuple[dict[int, Bucket], dict[str, int]]:
+    """The buckets, and each state's CWork id by name (for pages that only kept the name)."""
     from kpis.models import StateBucket
+    from stations.station_selectors import failure_state_ids
 
     states = list(State.objects.all())
     failures = failure_state_ids(states)
@@ -19,7 +48,9 @@ def state_buckets() -> dict[int, Bucket]:
     }
     for cwork_id, bucket in StateBucket.objects.values_list("state_cwork_id", "bucket"):
         buckets[cwork_id] = Bucket(bucket)
-    return buckets
+    # Archived states last, so a live state wins a name they share.
+    names = {s.name: s.cwork_id for s in sorted(states, key=lambda s: not s.archived)}
+    return buckets, names
 
 
 def bucket_of(buckets: dict[int, Bucket], state_cwork_id: int | None) -> Bucket:
@@ -27,3 +58,75 @@ def bucket_of(buckets: dict[int, Bucket], state_cwork_id: int | None) -> Bucket:
     if state_cwork_id is None:
         return Bucket.OWN_STOP
     return buckets.get(state_cwork_id, Bucket.OWN_STOP)
+
+
+# ----------------------------------------------------------------------------------------
+# The mapping, read once per process and kept
+# ----------------------------------------------------------------------------------------
+
+#: How long a process trusts its copy of the mapping (seconds).
+CACHE_SECONDS = 30.0
+#: A state missing from the copy reloads it, at most this often (seconds).
+MISS_RELOAD_SECONDS = 1.0
+
+
+class _Memo:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.buckets: dict[int, Bucket] | None = None
+        self.names: dict[str, int] = {}
+        self.loaded_at = 0.0
+
+
+_memo = _Memo()
+
+
+def cached_state_buckets(*, missing: int | None = None) -> dict[int, Bucket]:
+    """:func:`state_buckets`, read at most once per :data:`CACHE_SECONDS` in a process.
+
+    The wall draws up to 2,000 tiles a snapshot and each needs its state's bucket: they
+    share this copy instead of a query each. The copy is dropped at once when this process
+    saves or deletes a state or a shop mapping (signals below: the admin's edits). The
+    catalogue sync writes states in bulk (no signals) and other processes edit mappings, so
+    the copy also expires after :data:`CACHE_SECONDS`; and a state it does not know yet
+    (``missing``: just synced) reloads it, at most once per :data:`MISS_RELOAD_SECONDS`, so a
+    new state is not shown as an own stop for half a minute.
+    """
+    now = time.monotonic()
+    buckets, age = _memo.buckets, now - _memo.loaded_at
+    fresh = buckets is not None and age < CACHE_SECONDS
+    if fresh and (missing is None or missing in buckets or age < MISS_RELOAD_SECONDS):
+        return buckets
+    with _memo.lock:
+        buckets, _memo.names = _load()
+        _memo.buckets, _memo.loaded_at = buckets, time.monotonic()
+    return buckets
+
+
+def forget_state_buckets(**_kwargs: object) -> None:
+    """The next :func:`cached_state_buckets` reads the mapping again."""
+    _memo.buckets = None
+
+
+def cached_bucket_of(state_cwork_id: int | None) -> Bucket:
+    """The bucket of one state, from the process's copy of the mapping."""
+    return bucket_of(cached_state_buckets(missing=state_cwork_id), state_cwork_id)
+
+
+def cached_mark_of_name(state_name: str) -> str:
+    """The mark of a state known only by its name (today's timeline keeps no id); a name
+    the catalogue does not have is an own stop, as :func:`bucket_of` says."""
+    buckets = cached_state_buckets()
+    return bucket_of(buckets, _memo.names.get(state_name)).value
+
+
+def mark_label(mark: str) -> Promise:
+    """The translated name of a mark (a bucket's value or :data:`NO_STATE`)."""
+    return MARK_LABELS.get(mark, MARK_LABELS[NO_STATE])
+
+
+for _name, _signal in (("saved", post_save), ("deleted", post_delete)):
+    _signal.connect(forget_state_buckets, sender=State, dispatch_uid=f"buckets-state-{_name}")
+    _signal.connect(
+        forget_state_buckets, sender="kpis.StateBucket", dispatch_uid=f"buckets-map-{_name}"
+    )

@@ -29,8 +29,10 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from cwork.oee import Bucket
 from kpis.calendar import local
 from kpis.intervals import StatePiece, overlapping, state_pieces
+from kpis.mapping import NO_STATE, bucket_of, cached_state_buckets, mark_label
 from stations.models import AlarmInterval, ProgramRun, State, Station
 from stations.selectors import readable_text_color
 from stations.station_selectors import format_duration
@@ -49,6 +51,10 @@ ALARM_COLOR = "#d32f2f"
 PROGRAM_COLORS = ("#1565c0", "#64b5f6")
 #: The hatch "no data" is filled with (defined once by the template).
 HATCH_ID = "kpis-tl-hatch"
+#: The pattern laid over each bucket's bars (``<id>-<bucket>``, defined by the template);
+#: production has none, so the bars that matter most stay plain.
+PATTERN_ID = "kpis-tl-pat"
+PATTERNED = frozenset({"own_stop", "failure", "induced_stop", "disengaged"})
 
 #: Lanes inside a row's viewBox, as (y, height).
 STATE_LANE = (0, 20)
@@ -92,6 +98,9 @@ class Bar:
     #: Still running now (its end is "now").
     ongoing: bool = False
     text_color: str = "#000000"
+    #: The state's bucket of the norm (``kpis.mapping``): its pattern and name; "" for
+    #: alarms, programs and no data.
+    mark: str = ""
 
     @property
     def duration(self) -> timedelta:
@@ -118,6 +127,13 @@ class LegendItem:
     label: str
     color: str
     kind: str
+    #: The bucket's icon and pattern (``mark-*``, ``pat-*`` in marks.css); "" for alarms
+    #: and programs.
+    mark: str = ""
+
+    @property
+    def mark_label(self) -> str:
+        return str(mark_label(self.mark)) if self.mark else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,11 +169,13 @@ class TimelineRow:
         for bars, (y, h), minimum, lane_label in lanes:
             if chosen is None:
                 parts.extend(_rects(bars, y, h, minimum, self.time_format, now_text, mostly))
-                continue
-            detailed = [b for b in bars if id(b) in chosen]
-            rest = [b for b in bars if id(b) not in chosen]
-            parts.extend(_rects(detailed, y, h, minimum, self.time_format, now_text, mostly))
-            parts.extend(_paths(rest, y, h, minimum, lane_label))
+            else:
+                detailed = [b for b in bars if id(b) in chosen]
+                rest = [b for b in bars if id(b) not in chosen]
+                parts.extend(_rects(detailed, y, h, minimum, self.time_format, now_text, mostly))
+                parts.extend(_paths(rest, y, h, minimum, lane_label))
+            if bars is self.states:
+                parts.extend(_patterns(bars, y, h))
         return mark_safe("".join(parts))  # noqa: S308 - every text is escaped
 
 
@@ -224,6 +242,8 @@ def build_timeline(
         cwork_id: (name, color or UNKNOWN_STATE_COLOR)
         for cwork_id, name, color in State.objects.values_list("cwork_id", "name", "color")
     }
+    buckets = cached_state_buckets()
+    marks: dict[int | None, str] = {key: bucket_of(buckets, key).value for key in catalogue}
     if pieces is None:
         pieces = state_pieces(ids, start, end, now)
     alarms = _alarm_rows(ids, start, until)
@@ -236,7 +256,7 @@ def build_timeline(
     rows: list[TimelineRow] = []
     seen: dict[object, tuple[str, str, float]] = {}
     for station in stations:
-        state_segs = _state_segments(pieces[station.pk], t_start, t_until, catalogue)
+        state_segs = _state_segments(pieces[station.pk], t_start, t_until, catalogue, marks)
         alarm_segs, alarm_count = _alarm_segments(
             alarms.get(station.pk, ()), t_start, t_until, t_now
         )
@@ -266,11 +286,11 @@ def build_timeline(
         )
 
     legend = [
-        LegendItem(label, color, STATE if key is not None else NO_DATA)
+        LegendItem(label, color, STATE, marks.get(key) or bucket_of(buckets, key).value)  # type: ignore[arg-type]
         for key, (label, color, _seconds) in sorted(seen.items(), key=lambda kv: -kv[1][2])
         if key is not None
     ]
-    legend.append(LegendItem(_("No data"), NO_DATA_COLOR, NO_DATA))
+    legend.append(LegendItem(_("No data"), NO_DATA_COLOR, NO_DATA, NO_STATE))
     legend.append(LegendItem(_("Alarm"), ALARM_COLOR, ALARM))
     legend.append(LegendItem(_("Program running"), PROGRAM_COLORS[0], PROGRAM))
     now_percent = 100.0 * (now - start).total_seconds() / span if span > 0 else None
@@ -301,6 +321,7 @@ class _Seg:
     mixed: bool = False
     x0: float = 0.0
     x1: float = 0.0
+    mark: str = ""
 
 
 def _append(segs: list[_Seg], seg: _Seg) -> None:
@@ -333,6 +354,7 @@ def _state_segments(
     t_start: float,
     t_until: float,
     catalogue: dict[int, tuple[str, str]],
+    marks: dict[int | None, str] | None = None,
 ) -> list[_Seg]:
     """The pieces cut to [start, until] with the holes as "no data" (an overlap: the earlier
     record wins)."""
@@ -351,8 +373,12 @@ def _state_segments(
             UNKNOWN_STATE_COLOR,
         )
         ongoing = piece.ongoing and t_end <= t_until
+        mark = (marks or {}).get(piece.state_cwork_id) or Bucket.OWN_STOP.value
         _append(
-            segs, _Seg(t0, t1, piece.state_cwork_id, name, color, piece.comment, STATE, ongoing)
+            segs,
+            _Seg(
+                t0, t1, piece.state_cwork_id, name, color, piece.comment, STATE, ongoing, mark=mark
+            ),
         )
         cursor = t1
     if cursor < t_until:
@@ -504,6 +530,7 @@ def _layout(
                     mixed=len(weights) > 1 and pooled_label is None,
                     x0=x0,
                     x1=x1,
+                    mark=rep.mark,
                 )
             )
         weights.clear()
@@ -544,7 +571,7 @@ def _layout(
 def _copy(seg: _Seg, x0: float, x1: float) -> _Seg:
     return _Seg(
         seg.t0, seg.t1, seg.key, seg.label, seg.color, seg.comment, seg.kind, seg.ongoing,
-        seg.mixed, x0, x1,
+        seg.mixed, x0, x1, seg.mark,
     )  # fmt: skip
 
 
@@ -563,6 +590,7 @@ def _bars(segs: Iterable[_Seg], t_start: float, scale: float) -> list[Bar]:
             mixed=seg.mixed,
             ongoing=seg.ongoing,
             text_color=_text_color(seg.color),
+            mark=seg.mark,
         )
         for seg in segs
     ]
@@ -581,7 +609,7 @@ def _text_color(color: str) -> str:
 def _recolor(bar: Bar, color: str) -> Bar:
     return Bar(
         bar.x, bar.width, color, bar.label, bar.start, bar.end, bar.comment, bar.kind,
-        bar.known, bar.mixed, bar.ongoing, _text_color(color),
+        bar.known, bar.mixed, bar.ongoing, _text_color(color), bar.mark,
     )  # fmt: skip
 
 
@@ -676,6 +704,32 @@ def _paths(
             f'<path d="{"".join(shapes)}" stroke="{escape(paint)}" stroke-width="{h}" '
             f'fill="none" class="tl-{kind}" data-state="{escape(label)}" data-pooled="1">'
             f"<title>{escape(label, quote=False)}</title></path>"
+        )
+
+
+def _patterns(bars: Iterable[Bar], y: int, h: int) -> Iterator[str]:
+    """Each bucket's pattern over its bars: one stroked path per bucket and row (bars of one
+    bucket that touch are one stretch), so colour is not the only signal at a cost of a few
+    bytes a bar. Pointer events go through to the bars below."""
+    groups: dict[str, list[list[float]]] = {}
+    for bar in bars:
+        if bar.mark not in PATTERNED or bar.width < 0.05:
+            continue
+        spans = groups.setdefault(bar.mark, [])
+        if spans and bar.x - spans[-1][1] <= 1e-6:
+            spans[-1][1] = bar.x + bar.width
+        else:
+            spans.append([bar.x, bar.x + bar.width])
+    middle = _num(y + h / 2)
+    for mark, spans in groups.items():
+        shapes, end = [], 0.0
+        for x0, x1 in spans:
+            move = f"M{_short(x0)} {middle}" if not shapes else f"m{_short(x0 - end)} 0"
+            shapes.append(f"{move}h{_short(x1 - x0)}")
+            end = x1
+        yield (
+            f'<path d="{"".join(shapes)}" stroke="url(#{PATTERN_ID}-{mark})" stroke-width="{h}" '
+            f'fill="none" class="tl-pat" pointer-events="none"/>'
         )
 
 

@@ -7,7 +7,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.db import models
+from django.utils.functional import Promise
 
+from cwork.oee import Bucket
+from kpis.mapping import NO_STATE, NOT_REPORTING_LABEL, cached_bucket_of, mark_label
 from stations.models import LiveStatus, Station
 
 if TYPE_CHECKING:
@@ -49,6 +52,23 @@ class Tile:
     pace: Pace | None
     #: The running shift's figures (``kpis.current``); None when no shift runs.
     shift: ShiftFigures | None = None
+    #: The norm's bucket of the state shown (the shop's mapping); None without a state.
+    bucket: Bucket | None = None
+
+    @property
+    def mark(self) -> str:
+        """The icon that says the bucket without colour (``mark-<this>`` in marks.css):
+        a station CWork leaves out of its answers, or without a state, has its own."""
+        if self.bucket is None or self.live is None or self.live.missing_since is not None:
+            return NO_STATE
+        return self.bucket.value
+
+    @property
+    def mark_label(self) -> Promise:
+        """The mark's name for screen readers, in the page's language."""
+        if self.live is None or self.live.missing_since is not None:
+            return NOT_REPORTING_LABEL
+        return mark_label(self.mark)
 
     @property
     def alarm_count(self) -> int:
@@ -76,7 +96,7 @@ def tile_for(
     ``shift``: its figures from the last refresh, dropped once that shift has ended."""
     live = getattr(station, "live", None)
     state = live.state if live else None
-    color = (state.color if state else "") or NEUTRAL
+    color = state_color(state.color if state else "")
     return Tile(
         station=station,
         live=live,
@@ -86,6 +106,7 @@ def tile_for(
         reporting=bool(live and live.missing_since is None and not stale),
         pace=pace_of(live, now),
         shift=shift if shift is not None and shift.end > now else None,
+        bucket=cached_bucket_of(state.cwork_id) if state else None,
     )
 
 
@@ -98,19 +119,59 @@ def tile_stations() -> models.QuerySet[Station]:
     )
 
 
-def readable_text_color(background: str) -> str:
-    """Black or white, whichever contrasts more with ``background`` (WCAG luminance)."""
+def parse_hex(color: str) -> tuple[int, int, int] | None:
+    """``#rrggbb`` or ``#rgb`` as 0-255 channels; None for anything else ("", "red")."""
+    text = color.strip().lstrip("#") if color.strip().startswith("#") else ""
+    if len(text) == 3:
+        text = "".join(c * 2 for c in text)
+    if len(text) != 6:
+        return None
     try:
-        r, g, b = (int(background[i : i + 2], 16) / 255 for i in (1, 3, 5))
-    except (ValueError, IndexError):
-        return "#ffffff"
+        value = int(text, 16)
+    except ValueError:
+        return None
+    return value >> 16, (value >> 8) & 0xFF, value & 0xFF
 
-    def linear(c: float) -> float:
+
+def state_color(color: str | None) -> str:
+    """A state's colour as drawn: CWork's ``#rrggbb`` as given (``#rgb`` spelt out), or
+    :data:`NEUTRAL` when missing or malformed, so the text colour suits what is shown."""
+    rgb = parse_hex(color or "")
+    if rgb is None:
+        return NEUTRAL
+    text = (color or "").strip()
+    return text if len(text) == 7 else "#{:02x}{:02x}{:02x}".format(*rgb)
+
+
+def relative_luminance(color: str) -> float:
+    """WCAG 2 relative luminance of ``#rrggbb`` (0 black, 1 white); malformed is NEUTRAL."""
+    rgb = parse_hex(color) or parse_hex(NEUTRAL)
+    assert rgb is not None
+
+    def linear(channel: int) -> float:
+        c = channel / 255
         return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
 
-    luminance = 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b)
-    # Contrast with black (L + 0.05) / 0.05 against white 1.05 / (L + 0.05).
-    return "#000000" if (luminance + 0.05) ** 2 > 0.0525 else "#ffffff"
+    r, g, b = (linear(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast_ratio(foreground: str, background: str) -> float:
+    """WCAG 2 contrast ratio of two colours, 1 to 21 (AA asks 4.5 for text)."""
+    a, b = relative_luminance(foreground), relative_luminance(background)
+    return (max(a, b) + 0.05) / (min(a, b) + 0.05)
+
+
+def readable_text_color(background: str) -> str:
+    """Black or white, whichever contrasts more with ``background``. One of the two always
+    reaches 4.58:1 (the worst case is a mid grey), so the text on any state colour meets AA.
+    A malformed colour is read as what the pages draw instead (:func:`state_color`)."""
+    background = state_color(background)
+    on_black, on_white = (
+        contrast_ratio("#000000", background),
+        contrast_ratio("#ffffff", background),
+    )
+    return "#000000" if on_black > on_white else "#ffffff"
 
 
 NEUTRAL = "#4b5563"

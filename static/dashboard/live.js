@@ -24,6 +24,28 @@
     return m + " min " + (r < 10 ? "0" : "") + r + " s";
   }
 
+  /* The clock and the quiet hour are the plant's (the server's TIME_ZONE), as every other
+   * time on the page, not the browser's: a TV's own zone is often left at the factory default. */
+  var clockEl = document.getElementById("wall-clock");
+  var plantZone = (clockEl && clockEl.dataset.timeZone) || undefined;
+  var clockFormat = null, hourFormat = null;
+  try {
+    clockFormat = new Intl.DateTimeFormat(document.documentElement.lang || undefined,
+      { timeZone: plantZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    hourFormat = new Intl.DateTimeFormat("en-GB", { timeZone: plantZone, hour: "2-digit", hourCycle: "h23" });
+  } catch (e) {
+    clockFormat = hourFormat = null;  // an unknown zone or an old browser: the browser's own time
+  }
+  function two(n) { return (n < 10 ? "0" : "") + n; }
+  function clockText(date) {
+    if (clockFormat) { try { return clockFormat.format(date); } catch (e) { /* below */ } }
+    return two(date.getHours()) + ":" + two(date.getMinutes());
+  }
+  function plantHour(date) {
+    if (hourFormat) { try { return parseInt(hourFormat.format(date), 10) % 24; } catch (e) { /* below */ } }
+    return date.getHours();
+  }
+
   function tick() {
     var now = Date.now();
     document.querySelectorAll(".ticking[data-since]").forEach(function (el) {
@@ -36,7 +58,7 @@
       el.style.left = (100 * expected / target).toFixed(1) + "%";
     });
     var clock = document.getElementById("wall-clock");
-    if (clock) clock.textContent = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    if (clock) clock.textContent = clockText(new Date());
     checkStale();
     maybeReloadAtQuietHour();
   }
@@ -103,7 +125,7 @@
   function maybeReloadAtQuietHour() {
     var hour = parseInt(body.dataset.reloadHour || "-1", 10);
     if (hour < 0 || Date.now() - openedAt < 12 * 3600 * 1000) return;
-    if (new Date().getHours() === hour && socketOpen) location.reload();
+    if (plantHour(new Date()) === hour && socketOpen) location.reload();
   }
 
   body.addEventListener("htmx:wsOpen", function () { socketOpen = true; attempts = 0; checkStale(); });
@@ -128,6 +150,16 @@
     tick();
   });
   body.addEventListener("htmx:afterSettle", function () { layout(); });
+  /* A station action's answer replaces its panel: the focus goes to what it says (the outcome,
+   * or the first error), not back to the top of the page, and a screen reader reads it. */
+  body.addEventListener("htmx:afterSettle", function (evt) {
+    var path = (evt.detail.pathInfo && evt.detail.pathInfo.requestPath) || "";
+    if (!/\/stations\/\d+\/actions\//.test(path)) return;
+    var said = document.querySelector("#station-actions .error, #station-actions .result");
+    if (!said) return;
+    said.setAttribute("tabindex", "-1");
+    said.focus();
+  });
 
   /* A browser without WebSockets asks for the same snapshot with HTMX instead. */
   if (!("WebSocket" in window) && body.dataset.fallbackUrl) {

@@ -30,12 +30,21 @@
     return (root.dataset.around || "%(time)s").replace("%(time)s", when);
   }
 
+  // The state's bucket of the norm, named by the legend (bars carry no more bytes for it).
+  function bucketOf(root, state) {
+    var items = root.querySelectorAll("[data-legend]");
+    for (var i = 0; i < items.length; i++) {
+      if (items[i].dataset.legend === state && items[i].dataset.bucket) return " · " + items[i].dataset.bucket;
+    }
+    return "";
+  }
+
   function show(bar, event) {
     var root = bar.closest("[data-kpis-timeline]");
     var panel = root && root.querySelector("[data-kpis-panel]");
     if (!panel) return;
     var d = bar.dataset;
-    var text = d.state + "\n";
+    var text = d.state + bucketOf(root, d.state) + "\n";
     if (d.pooled) text += around(root, bar, event);
     else text += d.start + " – " + d.end + " (" + d.duration + ")";
     if (d.comment) text += "\n" + d.comment;

@@ -420,7 +420,12 @@ def tile_shows(frame: str, station_pk: int, state_name: str) -> bool:
     if at < 0:
         return False
     tile = frame[at : frame.find("</li>", at)]
-    return f'<p class="tile-state">{escape(state_name)}</p>' in tile
+    shown = TILE_STATE.search(tile)
+    return shown is not None and shown.group(1).strip() == escape(state_name)
+
+
+#: A tile's state line: its category mark (an empty span), then the state's name.
+TILE_STATE = re.compile(r'<p class="tile-state">(?:<span [^>]*></span>)?(.*?)</p>', re.S)
 
 
 def session_cookie(stack: FaultStack) -> str:

@@ -1,0 +1,38 @@
+"""The marks (icon, pattern, name) that say a state's bucket without colour: see
+static/dashboard/marks.css and kpis.mapping."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django import template
+from django.utils.functional import Promise
+
+from kpis.mapping import NO_DATA_LABEL, NO_STATE, cached_mark_of_name, mark_label
+from stations.selectors import state_color as _state_color
+
+register = template.Library()
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    #: ``mark-<key>`` and ``pat-<key>`` in marks.css.
+    key: str
+    label: Promise
+
+
+@register.simple_tag
+def state_mark(state_name: str, known: bool = True) -> Mark:
+    """The mark of a stretch of today's timeline or of a total, from its state's name;
+    ``known`` False is a stretch without data."""
+    if not known:
+        return Mark(NO_STATE, NO_DATA_LABEL)
+    key = cached_mark_of_name(state_name)
+    return Mark(key, mark_label(key))
+
+
+@register.filter
+def state_color(color: str) -> str:
+    """The colour as drawn: a malformed one is the neutral grey its text colour was chosen
+    for."""
+    return _state_color(color)

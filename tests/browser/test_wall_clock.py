@@ -1,0 +1,80 @@
+"""The wall's clock tells the plant's time, as every other time on the page, whatever zone the
+TV's browser is set to: here the plant is in Auckland and the browser in Los Angeles."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.browser.conftest import TV, Stack, open_wall
+
+pytestmark = pytest.mark.slow
+
+PLANT_ZONE = "Pacific/Auckland"
+BROWSER_ZONE = "America/Los_Angeles"
+
+
+class PlantStack(Stack):
+    """The stack with the dashboard's TIME_ZONE set to the plant's."""
+
+    @property
+    def dashboard_env(self) -> dict[str, str]:
+        return {**super().dashboard_env, "TIME_ZONE": PLANT_ZONE}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    processes = PlantStack(tmp_path_factory.mktemp("clock"))
+    try:
+        processes.start_simulator()
+        processes.start_dashboard()
+        yield processes
+    finally:
+        processes.stop_all()
+
+
+@pytest.fixture(scope="module")
+def context(browser: Any, stack: Stack) -> Iterator[Any]:
+    """The demo user's session in a browser whose own zone is neither the plant's nor UTC."""
+    ctx = browser.new_context(viewport=TV, base_url=stack.web_url, timezone_id=BROWSER_ZONE)
+    ctx.set_default_timeout(15_000)
+    page = ctx.new_page()
+    page.goto("/login/?next=/wall/")
+    page.fill("#id_username", "demo")
+    page.fill("#id_password", stack.password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/wall/")
+    page.close()
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+def hh_mm(zone: str, minutes_ago: int = 0) -> str:
+    return (dt.datetime.now(ZoneInfo(zone)) - dt.timedelta(minutes=minutes_ago)).strftime("%H:%M")
+
+
+def test_the_wall_clock_shows_the_plants_time_not_the_browsers(context: Any):
+    wall = open_wall(context, TV)
+    try:
+        page = wall.page
+        browser_hour = page.evaluate("() => new Date().getHours()")
+        assert browser_hour == dt.datetime.now(ZoneInfo(BROWSER_ZONE)).hour  # the premise
+        page.wait_for_timeout(1500)  # at least one tick of live.js
+        shown = page.locator("#wall-clock").inner_text().strip()
+        expected = {hh_mm(PLANT_ZONE), hh_mm(PLANT_ZONE, 1)}  # a minute may turn meanwhile
+        assert shown in expected, (
+            f"the clock shows {shown!r}; the plant ({PLANT_ZONE}) is at {sorted(expected)}, "
+            f"the browser ({BROWSER_ZONE}) at {hh_mm(BROWSER_ZONE)}"
+        )
+        assert page.locator("#wall-clock").get_attribute("data-time-zone") == PLANT_ZONE
+        # The server's own times on the page (the heartbeat) are in the same zone.
+        beat = page.locator("#wall-heartbeat").get_attribute("data-time") or ""
+        assert beat[:5] in {hh_mm(PLANT_ZONE), hh_mm(PLANT_ZONE, 1)}, beat
+    finally:
+        wall.page.close()
