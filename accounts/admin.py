@@ -43,7 +43,7 @@ class ProfileForm(forms.ModelForm):
 
     class Meta:
         model = Profile
-        fields = ("workshops", "stations", "cwork_api_key")
+        fields = ("workshops", "stations", "cwork_api_key", "language")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -75,7 +75,7 @@ class ProfileInline(admin.StackedInline):
     form = ProfileForm
     can_delete = False
     filter_horizontal = ("stations",)
-    fields = ("workshops", "stations", "cwork_api_key", "clear_cwork_api_key")
+    fields = ("workshops", "stations", "cwork_api_key", "clear_cwork_api_key", "language")
     verbose_name_plural = _("profile")
 
 

@@ -8,6 +8,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import ngettext
 
 from accounts import throttle
+from accounts.models import Profile
 
 
 class ThrottledLoginMixin:
@@ -45,3 +46,28 @@ class ThrottledAuthenticationForm(ThrottledLoginMixin, AuthenticationForm):
 
 class ThrottledAdminAuthenticationForm(ThrottledLoginMixin, AdminAuthenticationForm):
     pass
+
+
+def language_choices() -> list[tuple[str, str]]:
+    """Each language in its own name, so a reader finds theirs whatever the page's language."""
+    from django.conf import settings
+    from django.utils.translation import get_language_info, gettext
+
+    plant = get_language_info(settings.LANGUAGE_CODE)["name_local"]
+    return [
+        ("", gettext("The plant's language (%(name)s)") % {"name": plant}),
+        *((code, get_language_info(code)["name_local"]) for code, _name in settings.LANGUAGES),
+    ]
+
+
+class PreferencesForm(forms.ModelForm):
+    """What a user sets for themselves: the language of their pages and walls."""
+
+    class Meta:
+        model = Profile
+        fields = ("language",)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["language"].choices = language_choices()
+        self.fields["language"].widget.attrs["aria-describedby"] = "language-help"

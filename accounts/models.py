@@ -18,6 +18,13 @@ class Profile(models.Model):
     stations = models.ManyToManyField("stations.Station", verbose_name=_("stations"), blank=True)
     #: The user's own CWork API key, so CWork applies their scenario and records who acted.
     cwork_api_key = models.CharField(_("CWork API key"), max_length=200, blank=True)
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        blank=True,
+        choices=settings.LANGUAGES,
+        help_text=_("Blank: the dashboard's default language."),
+    )
 
     class Meta:
         verbose_name = _("profile")

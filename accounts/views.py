@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import translation
 
-from accounts.forms import ThrottledAuthenticationForm
+from accounts.forms import PreferencesForm, ThrottledAuthenticationForm
+from accounts.models import Profile
+from dashboard.languages import user_language
 
 
 class LoginView(auth_views.LoginView):
@@ -16,3 +23,16 @@ class LoginView(auth_views.LoginView):
             response.status_code = 429
             response["Retry-After"] = str(form.retry_minutes * 60)
         return response
+
+
+@login_required
+def preferences(request: HttpRequest) -> HttpResponse:
+    """The user's own settings. Saving switches this very page to the chosen language."""
+    profile, _created = Profile.objects.get_or_create(user=request.user)
+    form = PreferencesForm(request.POST or None, instance=profile)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        translation.activate(user_language(request.user))
+        messages.success(request, translation.gettext("Your preferences are saved."))
+        return redirect("preferences")
+    return render(request, "accounts/preferences.html", {"form": form})

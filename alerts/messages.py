@@ -17,17 +17,12 @@ from django.utils.html import format_html, linebreaks
 from django.utils.translation import gettext as _
 
 from alerts.models import Alert, AlertRule, Condition, Delivery
+from dashboard.formatting import local_moment
 
 
 def absolute_url(path: str) -> str:
     """Links in messages point at the dashboard's public address (``SITE_URL``)."""
     return settings.SITE_URL.rstrip("/") + path
-
-
-def local_text(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
 
 
 def duration_text(span: timedelta | None) -> str:
@@ -60,7 +55,7 @@ def alert_message(
         "rule": rule.name,
         "station": station.name,
         "summary": alert.summary,
-        "since": local_text(alert.since),
+        "since": local_moment(alert.since),
         "duration": duration_text((alert.resolved_at or now) - alert.since),
         "level": level,
     }

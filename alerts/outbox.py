@@ -4,12 +4,16 @@ poll, and a failure is retried and visible instead of lost)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from django.utils import translation
+
 from alerts.messages import alert_message, test_message
 from alerts.models import Alert, AlertRule, Delivery, EscalationLevel, Webhook
+from dashboard.languages import plant_language, user_language
 
 
 def queue_for_alert(
@@ -18,10 +22,13 @@ def queue_for_alert(
     """Every address and webhook of ``levels`` told ``kind`` about ``alert``; how many."""
     rows = []
     for level in levels:
-        payload = alert_message(alert, kind, level.level, now)
-        for row in _rows(level.addresses(), level.webhooks.all(), payload, now):
-            row.alert, row.rule_id, row.kind, row.level = alert, alert.rule_id, kind, level.level
-            rows.append(row)
+        for language, (addresses, webhooks) in by_language(level).items():
+            with translation.override(language):
+                payload = alert_message(alert, kind, level.level, now)
+            for row in _rows(addresses, webhooks, payload, now):
+                row.alert, row.rule_id, row.kind = alert, alert.rule_id, kind
+                row.level = level.level
+                rows.append(row)
     Delivery.objects.bulk_create(rows)
     return len(rows)
 
@@ -30,10 +37,12 @@ def queue_test(rule: AlertRule, now: datetime) -> int:
     """A test message to every recipient of every level of ``rule``, marked as a test."""
     rows = []
     for level in rule.levels.prefetch_related("users", "webhooks").order_by("level"):
-        payload = test_message(rule, level.level)
-        for row in _rows(level.addresses(), level.webhooks.all(), payload, now):
-            row.level, row.rule, row.kind = level.level, rule, Delivery.Kind.TEST
-            rows.append(row)
+        for language, (addresses, webhooks) in by_language(level).items():
+            with translation.override(language):
+                payload = test_message(rule, level.level)
+            for row in _rows(addresses, webhooks, payload, now):
+                row.level, row.rule, row.kind = level.level, rule, Delivery.Kind.TEST
+                rows.append(row)
     Delivery.objects.bulk_create(rows)
     return len(rows)
 
@@ -50,6 +59,18 @@ def queue_message(
             setattr(row, name, value)
     Delivery.objects.bulk_create(rows)
     return len(rows)
+
+
+def by_language(level: EscalationLevel) -> dict[str, tuple[list[str], list[Webhook]]]:
+    """A level's recipients by the language they read: the users chosen on it in their own,
+    typed addresses and webhooks (a channel, not a person) in the plant's."""
+    plant = plant_language()
+    groups: dict[str, tuple[list[str], list[Webhook]]] = defaultdict(lambda: ([], []))
+    languages = {u.email: user_language(u) for u in level.users.all() if u.email}
+    for address in level.addresses():
+        groups[languages.get(address, plant)][0].append(address)
+    groups[plant][1].extend(level.webhooks.all())
+    return {language: found for language, found in groups.items() if found[0] or found[1]}
 
 
 def _rows(

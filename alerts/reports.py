@@ -38,9 +38,11 @@ from django.utils.translation import gettext as _
 
 from accounts.permissions import visible_stations
 from alerts.engine import Hit, RuleSpec, load_rules, raise_event, station_views
-from alerts.messages import absolute_url, local_text
+from alerts.messages import absolute_url
 from alerts.models import Alert, AlertRule, Condition, Delivery, ReportSubscription, ShiftReport
 from alerts.outbox import queue_message
+from dashboard.formatting import local_moment
+from dashboard.languages import user_language
 from kpis import exports
 from kpis.calendar import Calendars, CalendarSpec, Occurrence, find, occurrences
 from kpis.engine import station_kpis
@@ -153,7 +155,7 @@ def _claim_and_queue(workshop: str, occ: Occurrence, now: datetime, calendars: C
                 shift_end=occ.end,
                 created_at=now,
             )
-            _queue(report, payload, now)
+            _queue(report, {payload["language"]: payload}, now, calendars)
     except IntegrityError:
         logger.info("report for %s, %s: already claimed by another worker", workshop, occ.key)
         return False
@@ -163,6 +165,8 @@ def _claim_and_queue(workshop: str, occ: Occurrence, now: datetime, calendars: C
 @dataclass(frozen=True, slots=True)
 class Recipients:
     addresses: list[str]
+    #: Each address's language (the subscriber's choice, else the plant's).
+    languages: dict[str, str]
     #: Subscribers left out, by user name: no e-mail address, or no longer allowed to read
     #: the workshop's review.
     without_email: list[str]
@@ -172,12 +176,14 @@ class Recipients:
 def recipients(workshop: str) -> Recipients:
     """The addresses of the workshop's active subscribers who may still read its review."""
     addresses: list[str] = []
+    languages: dict[str, str] = {}
     without_email: list[str] = []
     not_allowed: list[str] = []
     users = (
         get_user_model()
         .objects.filter(shift_reports__workshop=workshop, is_active=True)
         .order_by("username")
+        .select_related("profile")
     )
     for user in users:
         if not may_read(user, workshop):
@@ -186,7 +192,8 @@ def recipients(workshop: str) -> Recipients:
             without_email.append(user.get_username())
         else:
             addresses.append(user.email)
-    return Recipients(list(dict.fromkeys(addresses)), without_email, not_allowed)
+            languages.setdefault(user.email, user_language(user))
+    return Recipients(list(dict.fromkeys(addresses)), languages, without_email, not_allowed)
 
 
 def may_read(user: Any, workshop: str) -> bool:
@@ -194,7 +201,15 @@ def may_read(user: Any, workshop: str) -> bool:
     return user.has_perm(REVIEW_PERMISSION) and workshop in workshops_for(user)
 
 
-def _queue(report: ShiftReport, payload: dict[str, Any], now: datetime) -> int:
+def _queue(
+    report: ShiftReport,
+    payloads: dict[str, dict[str, Any]],
+    now: datetime,
+    calendars: Calendars | None = None,
+) -> int:
+    """One mail per subscriber, in their language. ``payloads``: the messages already made,
+    by language; a missing language is made now, or the report goes in one made already
+    when the shift has left the calendar."""
     found = recipients(report.workshop)
     if found.without_email:
         logger.info(
@@ -210,24 +225,45 @@ def _queue(report: ShiftReport, payload: dict[str, Any], now: datetime) -> int:
             len(found.not_allowed),
             ", ".join(found.not_allowed),
         )
-    return queue_message(Delivery.Kind.REPORT, found.addresses, payload, now, report=report)
+    by_language: dict[str, list[str]] = defaultdict(list)
+    for address in found.addresses:
+        by_language[found.languages[address]].append(address)
+    queued = 0
+    for language, addresses in sorted(by_language.items()):
+        payload = payloads.get(language) or _payload_in(report, language, now, calendars)
+        payload = payload or next(iter(payloads.values()))
+        queued += queue_message(Delivery.Kind.REPORT, addresses, payload, now, report=report)
+    return queued
+
+
+def _payload_in(
+    report: ShiftReport, language: str, now: datetime, calendars: Calendars | None
+) -> dict[str, Any] | None:
+    calendars = calendars or Calendars()
+    occ = find(calendars.for_workshop(report.workshop), report.shift_key)
+    if occ is None or occ.start != report.shift_start:
+        return None
+    try:
+        return report_message(report.workshop, occ, now, calendars, language=language)
+    except ReportUnavailable:
+        return None
 
 
 def resend_report(report: ShiftReport, user: Any, now: datetime) -> int:
     """Queue the report again to the workshop's current subscribers, recording who asked:
     the same message as first sent (what was true then), or built now if none was queued.
     Returns how many mails were queued."""
-    first = report.deliveries.order_by("pk").first()
-    if first is not None and first.payload:
-        payload = first.payload
-    else:
-        calendars = Calendars()
-        occ = find(calendars.for_workshop(report.workshop), report.shift_key)
-        if occ is None or occ.start != report.shift_start:
+    payloads: dict[str, dict[str, Any]] = {}
+    for sent in report.deliveries.order_by("pk").only("payload"):
+        if sent.payload:
+            payloads.setdefault(sent.payload.get("language", settings.LANGUAGE_CODE), sent.payload)
+    if not payloads:
+        plant = _payload_in(report, settings.LANGUAGE_CODE, now, None)
+        if plant is None:
             raise ReportUnavailable(_("This shift is no longer in the workshop's calendar."))
-        payload = report_message(report.workshop, occ, now, calendars)
+        payloads[settings.LANGUAGE_CODE] = plant
     with transaction.atomic():
-        queued = _queue(report, payload, now)
+        queued = _queue(report, payloads, now)
         if queued:
             ShiftReport.objects.filter(pk=report.pk).update(resent_by=user)
             report.resent_by = user
@@ -290,14 +326,20 @@ def _line(row: Row, parts: float | None) -> ReportLine:
 
 
 def report_message(
-    workshop: str, occ: Occurrence, now: datetime, calendars: Calendars | None = None
+    workshop: str,
+    occ: Occurrence,
+    now: datetime,
+    calendars: Calendars | None = None,
+    *,
+    language: str | None = None,
 ) -> dict[str, Any]:
-    """The report's mail (subject, text, HTML, the review as .xlsx), in the site's
-    language: it is built once for every recipient."""
+    """The report's mail (subject, text, HTML, the review as .xlsx) in one language (the
+    plant's by default): built once for all the recipients who read it."""
     calendars = calendars or Calendars()
-    with translation.override(settings.LANGUAGE_CODE):
+    language = language or settings.LANGUAGE_CODE
+    with translation.override(language):
         form, review = report_review(workshop, occ, now, calendars)
-        return _message(workshop, occ, form, review)
+        return {**_message(workshop, occ, form, review), "language": language}
 
 
 def _message(workshop: str, occ: Occurrence, form: ReviewForm, review: Review) -> dict[str, Any]:
@@ -317,8 +359,8 @@ def _message(workshop: str, occ: Occurrence, form: ReviewForm, review: Review) -
     context = {
         "workshop": workshop,
         "shift": period.label,
-        "start": local_text(period.start),
-        "end": local_text(period.end),
+        "start": local_moment(period.start),
+        "end": local_moment(period.end),
         "oee": total.oee,
         "lines": lines,
         "total": total,

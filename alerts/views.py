@@ -47,6 +47,7 @@ from alerts.models import (
     Webhook,
 )
 from alerts.outbox import queue_test
+from dashboard.formatting import local_moment
 from stations.models import Station
 
 logger = logging.getLogger(__name__)
@@ -83,12 +84,6 @@ def _back(request: HttpRequest, default: str) -> str:
     ):
         return target
     return default
-
-
-def _local(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    return timezone.localtime(moment).strftime("%d/%m/%Y %H:%M:%S")
 
 
 # --- rules in words ----------------------------------------------------------------------------
@@ -235,7 +230,7 @@ def delivery_status(delivery: Delivery) -> str:
         if delivery.next_attempt_at is not None:
             return _("failed: %(error)s, will retry at %(time)s") % {
                 "error": error,
-                "time": _local(delivery.next_attempt_at),
+                "time": local_moment(delivery.next_attempt_at, seconds=True),
             }
         return _("failed: %(error)s (no more attempts)") % {"error": error}
     if delivery.status == Delivery.Status.FAILED:

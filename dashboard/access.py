@@ -10,9 +10,11 @@ from urllib.parse import parse_qsl
 
 from django.http import HttpRequest
 from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.crypto import get_random_string
 
 from accounts.permissions import visible_stations
+from dashboard import languages
 from dashboard.wall import WallFilter
 from screens import services as screens
 
@@ -24,6 +26,8 @@ class WallGrant:
     screen_name: str = ""
     #: Seconds between pages; None for the default.
     rotation: int | None = None
+    #: What its tiles are written in (``dashboard.languages``).
+    language: str = ""
 
     @property
     def stations(self) -> frozenset[int] | None:
@@ -51,13 +55,17 @@ def station_limit(user: Any) -> frozenset[int] | None:
 
 def _grant(user: Any, screen: Any, query: Mapping[str, str]) -> WallGrant | None:
     if user is not None and user.is_authenticated:
-        return WallGrant(filter=WallFilter.from_mapping(query, stations=station_limit(user)))
+        return WallGrant(
+            filter=WallFilter.from_mapping(query, stations=station_limit(user)),
+            language=languages.user_language(user),
+        )
     if screen is not None:
         return WallGrant(
             filter=WallFilter.from_mapping(screen.filters),
             screen_id=screen.pk,
             screen_name=screen.name,
             rotation=screen.rotation_seconds,
+            language=languages.chosen_or_plant(screen.language),
         )
     return None
 
@@ -87,9 +95,10 @@ def screen_socket_closed(screen_id: int) -> None:
     screens.socket_closed(screen_id)
 
 
-def command_html(command: str, text: str) -> str:
+def command_html(command: str, text: str, language: str) -> str:
     """A command for a kiosk screen's page (identify, reload), swapped in out of band."""
-    return render_to_string(
-        "wall/_command.html",
-        {"command": command, "text": text, "nonce": get_random_string(8)},
-    )
+    with translation.override(language):
+        return render_to_string(
+            "wall/_command.html",
+            {"command": command, "text": text, "nonce": get_random_string(8)},
+        )

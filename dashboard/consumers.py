@@ -8,7 +8,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from dashboard import access, wall
+from dashboard import access, languages, wall
 from dashboard.metrics import websocket_connections
 
 #: Close code for a socket that may not (or may no longer) listen: the page must not retry.
@@ -53,12 +53,13 @@ class WallConsumer(LiveConsumer):
             await self.close(code=FORBIDDEN)
             return
         self.grant = grant
-        groups = [grant.filter.group()]
+        groups = [wall.language_group(grant.filter.group(), grant.language)]
         if grant.screen_id is not None:
             groups.append(access.screen_group(grant.screen_id))
         await self.join(groups)
         await self.accept()
-        for frame in await database_sync_to_async(wall.render_snapshot)(grant.filter):
+        render = database_sync_to_async(wall.render_snapshot)
+        for frame in await render(grant.filter, language=grant.language):
             await self.send(text_data=frame)
         if grant.screen_id is not None:
             await database_sync_to_async(access.screen_socket_opened)(grant.screen_id)
@@ -76,10 +77,12 @@ class WallConsumer(LiveConsumer):
             await self.send(text_data=html)
 
     async def screen_identify(self, event: dict[str, Any]) -> None:
-        await self.send(text_data=access.command_html("identify", event.get("name", "")))
+        await self.send(
+            text_data=access.command_html("identify", event.get("name", ""), self.grant.language)
+        )
 
     async def screen_reload(self, event: dict[str, Any]) -> None:
-        await self.send(text_data=access.command_html("reload", ""))
+        await self.send(text_data=access.command_html("reload", "", self.grant.language))
 
     async def screen_revoked(self, event: dict[str, Any]) -> None:
         await self.close(code=FORBIDDEN)
@@ -99,10 +102,11 @@ class StationConsumer(LiveConsumer):
         if not await database_sync_to_async(access.may_see_station)(user, station_id):
             await self.close(code=FORBIDDEN)
             return
-        html = await database_sync_to_async(wall.render_station_live)(station_id)
+        language = await database_sync_to_async(languages.user_language)(user)
+        html = await database_sync_to_async(wall.render_station_live)(station_id, language=language)
         if html is None:
             await self.close(code=FORBIDDEN)
             return
-        await self.join([wall.station_group(station_id)])
+        await self.join([wall.language_group(wall.station_group(station_id), language)])
         await self.accept()
         await self.send(text_data=html)

@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "dashboard.languages.LanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -159,6 +160,7 @@ LANGUAGES = [("en", _("English")), ("fr", _("French"))]
 #: The plant's language: every page, tile, e-mail and export is in it.
 LANGUAGE_CODE = env.choice("LANGUAGE", tuple(code for code, _name in LANGUAGES), "en")
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["dashboard.formats"]
 USE_I18N = True
 USE_TZ = True
 #: The plant's time zone: every time shown is in it.

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from accounts.views import LoginView
+from accounts.views import LoginView, preferences
 from dashboard import admin_views, views
 
 urlpatterns = [
@@ -15,6 +15,7 @@ urlpatterns = [
     path("metrics", views.metrics_view, name="metrics"),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("preferences/", preferences, name="preferences"),
     path("stations/", include("stations.urls")),
     path("screens/", include("screens.urls")),
     path("audit/", include("audit.urls")),

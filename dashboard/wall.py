@@ -20,8 +20,9 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from dashboard.languages import languages_in_use
 from kpis.current import KPI_FIELD, cached_figures, current_generation
 from stations import events
 from stations.events import StationsChanged
@@ -44,6 +45,11 @@ def _group(kind: str, value: str) -> str:
 
 def station_group(station_id: int) -> str:
     return f"station.{station_id}"
+
+
+def language_group(group: str, language: str) -> str:
+    """Sockets listen in one language: a group's messages are sent once per language in use."""
+    return f"{group}.{language}"
 
 
 #: The filters a wall's URL may hold.
@@ -147,31 +153,36 @@ def render_heartbeat(live_as_of: datetime | None, *, stale: bool) -> str:
     )
 
 
-def render_snapshot(wall_filter: WallFilter, now: datetime | None = None) -> list[str]:
+def render_snapshot(
+    wall_filter: WallFilter, now: datetime | None = None, language: str | None = None
+) -> list[str]:
     """Everything a wall shows, as out-of-band swaps: sent when a socket (re)connects.
 
     One message per ``TILES_PER_FRAME`` tiles (the first replaces the grid, the next ones
     append to it), so that the wall of thousands of stations stays under the WebSocket
     message limit. Walls with the same filter share one rendering until the next poll or the
     next refresh of the shift figures: after a restart, every screen reconnects within
-    seconds and asks for the same snapshot.
+    seconds and asks for the same snapshot. ``language``: the active one when not given.
     """
     now = now or timezone.now()
+    language = language or translation.get_language()
     health = ingest_health(now)
-    key = (wall_filter, health.live_as_of, health.stale, current_generation())
+    key = (wall_filter, health.live_as_of, health.stale, current_generation(), language)
     with _snapshot_lock:
         cached = _snapshots.get(key)
     if cached is not None:
         return cached
     tiles = wall_tiles(wall_filter, now)
     chunks = [tiles[at : at + TILES_PER_FRAME] for at in range(0, len(tiles), TILES_PER_FRAME)]
-    frames = [
-        render_to_string("wall/_grid.html", {"tiles": chunks[0] if chunks else [], "oob": True})
-    ]
-    frames += [
-        render_to_string("wall/_grid.html", {"tiles": more, "append": True}) for more in chunks[1:]
-    ]
-    frames[-1] += render_heartbeat(health.live_as_of, stale=health.stale)
+    with translation.override(language):
+        frames = [
+            render_to_string("wall/_grid.html", {"tiles": chunks[0] if chunks else [], "oob": True})
+        ]
+        frames += [
+            render_to_string("wall/_grid.html", {"tiles": more, "append": True})
+            for more in chunks[1:]
+        ]
+        frames[-1] += render_heartbeat(health.live_as_of, stale=health.stale)
     with _snapshot_lock:
         if len(_snapshots) >= 64:
             _snapshots.clear()
@@ -179,42 +190,53 @@ def render_snapshot(wall_filter: WallFilter, now: datetime | None = None) -> lis
     return frames
 
 
-_snapshots: dict[tuple[WallFilter, datetime | None, bool, int | None], list[str]] = {}
+_snapshots: dict[tuple[WallFilter, datetime | None, bool, int | None, str], list[str]] = {}
 _snapshot_lock = threading.Lock()
 
 
-def render_station_live(station_id: int, now: datetime | None = None) -> str | None:
+def render_station_live(
+    station_id: int, now: datetime | None = None, language: str | None = None
+) -> str | None:
     now = now or timezone.now()
     station = tile_stations().filter(pk=station_id).first()
     if station is None:
         return None
     shift = (cached_figures() or {}).get(station_id)
-    return _station_live_html(tile_for(station, stale=False, now=now, shift=shift), now)
+    with translation.override(language or translation.get_language()):
+        return _station_live_html(tile_for(station, stale=False, now=now, shift=shift), now)
 
 
 def _station_live_html(tile: Tile, now: datetime) -> str:
     return render_to_string("stations/_station_live.html", {"tile": tile, "oob": True, "now": now})
 
 
-def _fan_out_parts(event: StationsChanged) -> dict[str, list[tuple[int, str]]]:
-    """Group -> (station id, HTML) of each changed station, each tile rendered once."""
-    parts: dict[str, list[tuple[int, str]]] = defaultdict(list)
+def _changed_tiles(event: StationsChanged) -> list[Tile]:
     changed = [change.station_id for change in event.changes]
     figures = cached_figures() or {}
-    for station in tile_stations().filter(pk__in=changed):
-        tile = tile_for(station, stale=False, now=event.at, shift=figures.get(station.pk))
+    return [
+        tile_for(station, stale=False, now=event.at, shift=figures.get(station.pk))
+        for station in tile_stations().filter(pk__in=changed)
+    ]
+
+
+def _fan_out_parts(tiles: list[Tile], at: datetime) -> dict[str, list[tuple[int, str]]]:
+    """Group -> (station id, HTML) of each changed station, each tile rendered once, in the
+    active language."""
+    parts: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for tile in tiles:
+        station = tile.station
         html = render_tile(tile, oob=True)
         for group in groups_of(station):
             parts[group].append((station.pk, html))
-        parts[station_group(station.pk)].append((station.pk, _station_live_html(tile, event.at)))
+        parts[station_group(station.pk)].append((station.pk, _station_live_html(tile, at)))
     return parts
 
 
-def fan_out(event: StationsChanged) -> dict[str, str]:
-    """The messages of one poll cycle: group -> HTML, each changed tile rendered once."""
-    return {
-        group: "".join(html for _, html in parts) for group, parts in _fan_out_parts(event).items()
-    }
+def fan_out(event: StationsChanged, language: str | None = None) -> dict[str, str]:
+    """The messages of one poll cycle in one language: group -> HTML."""
+    with translation.override(language or translation.get_language()):
+        parts = _fan_out_parts(_changed_tiles(event), event.at)
+    return {group: "".join(html for _, html in chunk) for group, chunk in parts.items()}
 
 
 def publish_cycle(event: StationsChanged) -> None:
@@ -225,12 +247,25 @@ def publish_cycle(event: StationsChanged) -> None:
     a screen gets one frame per poll however many stations changed.
     A wall message also says which station each tile is and how long its HTML is
     (``tiles``), so that the socket of a user limited to some stations can drop the others
-    (``html_for``) without rendering anything again.
+    (``html_for``) without rendering anything again. All of it once per language in use.
     """
     events.publish(event)
-    heartbeat = _heartbeat(event)
-    all_parts = _fan_out_parts(event)
-    for group in wall_groups() | all_parts.keys():
+    tiles = _changed_tiles(event)
+    groups = wall_groups()
+    for language in languages_in_use():
+        with translation.override(language):
+            heartbeat = _heartbeat(event)
+            all_parts = _fan_out_parts(tiles, event.at)
+        _send_parts(language, groups | all_parts.keys(), all_parts, heartbeat)
+
+
+def _send_parts(
+    language: str,
+    groups: Iterable[str],
+    all_parts: Mapping[str, list[tuple[int, str]]],
+    heartbeat: str,
+) -> None:
+    for group in groups:
         parts = all_parts.get(group, [])
         chunks = [parts[at : at + TILES_PER_FRAME] for at in range(0, len(parts), TILES_PER_FRAME)]
         for number, chunk in enumerate(chunks or [[]], start=1):
@@ -242,7 +277,7 @@ def publish_cycle(event: StationsChanged) -> None:
                 if number == max(len(chunks), 1):
                     message["html"] += heartbeat
                 message["tiles"] = [[station_id, len(html)] for station_id, html in chunk]
-            events.send(group, message)
+            events.send(language_group(group, language), message)
 
 
 def _heartbeat(event: StationsChanged) -> str:

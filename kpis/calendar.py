@@ -28,6 +28,8 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from dashboard.formatting import local_date
+
 #: How far back "previous shift" looks for the last occurrence (a long holiday).
 SEARCH_BACK_DAYS = 31
 
@@ -85,7 +87,7 @@ class Occurrence:
         return f"{self.day.isoformat()}/{self.name}"
 
     def label(self) -> str:
-        return _("%(shift)s, %(day)s") % {"shift": self.name, "day": self.day.strftime("%x")}
+        return _("%(shift)s, %(day)s") % {"shift": self.name, "day": local_date(self.day)}
 
 
 def local(day: date, at: time, zone: tzinfo) -> datetime:

@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cwork import oee
+from dashboard.formatting import local_moment
 from kpis.calendar import Calendars, CalendarSpec, occurrences, opening
 from kpis.intervals import StatePiece, state_pieces
 from kpis.mapping import bucket_of, state_buckets
@@ -173,7 +174,7 @@ def _one(
     elif comparable is None:
         sources["crosscheck"] = _(
             "CWork's figures reach %(when)s: compared once the period is over"
-        ) % {"when": _local(cwork_until)}
+        ) % {"when": local_moment(cwork_until)}
     else:
         sources["crosscheck"] = _("compared with CWork's figures for the same shifts")
 
@@ -196,10 +197,10 @@ def _one(
         references.append(oee.ReferenceCount(cwork.nrt, cwork.fpt, 1.0))  # type: ignore[arg-type]
         sources["parts"] = _(
             "CWork's net time up to %(when)s (parts were not counted here for all the period)"
-        ) % {"when": _local(cwork_until)}
+        ) % {"when": local_moment(cwork_until)}
     else:
         sources["parts"] = (
-            _("parts counted only since %(when)s") % {"when": _local(counting_since)}
+            _("parts counted only since %(when)s") % {"when": local_moment(counting_since)}
             if counting_since
             else _("parts not counted yet")
         )
@@ -337,9 +338,3 @@ def _as_kpis(row: CWorkFigures) -> oee.Kpis:
 
 def _zero_times(*, at: float) -> oee.Kpis:
     return oee.from_times(at=at, ot=0.0, ppt=0.0, rt=0.0, nrt=0.0, fpt=0.0, ft=0.0, failures=0)
-
-
-def _local(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    return timezone.localtime(moment).strftime("%d/%m/%Y %H:%M")

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
+from dashboard.formatting import local_date, month_label
 from kpis.calendar import Calendars, CalendarSpec, Occurrence, find, local, previous_shift
 from stations.models import Station
 
@@ -192,7 +193,7 @@ class ReviewForm(forms.Form):
                 kind,
                 local(day, time(0), zone),
                 local(day + timedelta(days=1), time(0), zone),
-                day.strftime("%x"),
+                local_date(day),
                 day.isoformat(),
             )
         elif kind == PeriodKind.WEEK:
@@ -238,7 +239,7 @@ class ReviewForm(forms.Form):
         self.add_error(
             "shift",
             _("No shift “%(shift)s” on %(day)s in these stations' calendars.")
-            % {"shift": name, "day": day.strftime("%x")},
+            % {"shift": name, "day": local_date(day)},
         )
         return None
 
@@ -270,7 +271,7 @@ class ReviewForm(forms.Form):
             PeriodKind.MONTH,
             local(first, time(0), zone),
             local(following, time(0), zone),
-            first.strftime("%m/%Y"),
+            month_label(first),
             f"{first.year}-{first.month:02d}",
         )
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
 from cwork import oee
@@ -144,12 +145,14 @@ def hmm(seconds: float | None, *, signed: bool = False) -> str:
 
 
 def pct(rate: float | None) -> str:
-    return "—" if rate is None else f"{rate * 100:.1f} %"
+    """A rate as a percentage with the reader's decimal mark (87.5 % or 87,5 %)."""
+    return "—" if rate is None else f"{number_format(rate * 100, 1)} %"
 
 
 def points(delta: float, *, signed: bool = True) -> str:
-    value = delta * 100
-    return (f"{value:+.1f}" if signed else f"{value:.1f}") + " " + str(_("pts"))
+    value = round(delta * 100, 1) or 0.0  # no "-0.0"
+    sign = "+" if signed and value >= 0 else ""
+    return f"{sign}{number_format(value, 1)} {_('pts')}"
 
 
 def text_of(column: Column, value: float | None) -> str:

@@ -19,11 +19,13 @@ from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from dashboard import languages
 from screens import services
 from screens.forms import ScreenForm
 from screens.models import Screen
@@ -214,7 +216,12 @@ def enrol(request: HttpRequest, token: str) -> HttpResponse:
     except services.EnrolmentError as error:
         return _enrolment_headers(_enrolment_refused(request, error))
     if request.method == "GET":
-        return _enrolment_headers(render(request, "screens/enrol.html", {"screen": screen}))
+        # The confirmation shows on the screen itself: in the language it will show walls in.
+        language = languages.chosen_or_plant(screen.language)
+        with translation.override(language):
+            page = render(request, "screens/enrol.html", {"screen": screen})
+        page["Content-Language"] = language
+        return _enrolment_headers(page)
     response = _see_other(reverse("wall"))
     response.set_cookie(
         services.DEVICE_COOKIE,

@@ -6,6 +6,8 @@ import pytest
 
 from alerts.engine import forget_cached
 from cwork.simulator import ManualClock, Simulator
+from dashboard.languages import forget_languages_in_use
+from kpis.mapping import forget_state_buckets
 from stations.events import StationsChanged
 
 
@@ -23,9 +25,12 @@ def _plain_static_storage(settings):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_alert_rules():
-    """Each test's rules are its own: the evaluation's per-process memo starts over."""
+def _fresh_memos():
+    """Each test's rules and languages are its own: the per-process memos start over (a
+    test database is emptied without signals)."""
     forget_cached()
+    forget_languages_in_use()
+    forget_state_buckets()
 
 
 START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a Tuesday morning, mid-shift

@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from accounts.models import Profile
 from alerts import engine
 from alerts.models import Alert, AlertRule, Condition, Delivery, EscalationLevel
 from cwork.client import CWorkClient
@@ -111,6 +113,22 @@ def test_a_lasting_state_fires_escalates_and_resolves_with_its_duration(sim, cwo
     assert deliveries("resolved") == [(1, "level1@plant.test"), (2, "manager@plant.test")]
     resolved = Delivery.objects.filter(kind="resolved").first()
     assert "26 min" in resolved.payload["text"]  # 9 + 1 + 14 + 1 + 1 minutes in that state
+
+
+def test_each_person_on_a_level_is_told_in_their_language(sim, cwork, clock, watched):
+    handle, _station, state, rule = watched
+    french = get_user_model().objects.create_user("fanny", "fanny@plant.test", "x" * 12)
+    Profile.objects.create(user=french, language="fr")
+    level(rule, 1, emails="desk@plant.test").users.add(french)
+    sim.world.change_state(handle, state, "")
+    poll(cwork, clock)
+    clock.advance(10 * 60)
+    poll(cwork, clock)
+
+    mails = {d.recipient: d.payload for d in Delivery.objects.filter(kind="fired")}
+    assert set(mails) == {"fanny@plant.test", "desk@plant.test"}
+    assert "Ouvrir le poste dans le tableau de bord" in mails["fanny@plant.test"]["html"]
+    assert "Open the station in the dashboard" in mails["desk@plant.test"]["html"]
 
 
 def test_a_condition_that_clears_before_its_minutes_sends_nothing(sim, cwork, clock, watched):

@@ -25,6 +25,7 @@ from django.db import connection
 from openpyxl import load_workbook
 
 import alerts.reports as reports
+from accounts.models import Profile
 from accounts.roles import ROLE_PERMISSIONS
 from alerts.engine import forget_cached
 from alerts.models import Alert, AlertRule, Condition, Delivery, ReportSubscription, ShiftReport
@@ -266,6 +267,28 @@ def test_a_resend_queues_again_to_the_current_subscribers_and_records_who(factor
     ]
     assert all(d.payload["subject"] == first.payload["subject"] for d in again)
     assert ShiftReport.objects.filter(workshop=workshop).count() >= 1
+
+
+def test_each_subscriber_reads_the_report_in_their_language(factory, clock):
+    workshop = workshop_of("3×8")
+    night = night_shift(clock)
+    ReportSubscription.objects.create(user=person("alice"), workshop=workshop)
+    french = person("fanny")
+    Profile.objects.create(user=french, language="fr")
+    ReportSubscription.objects.create(user=french, workshop=workshop)
+
+    run_shift_ends(night.end + DELAY)
+    english_mail, french_mail = deliveries_of(workshop, night)  # alice, fanny
+    assert english_mail.payload["language"] == "en"
+    assert "Biggest losses" in english_mail.payload["text"]
+    assert french_mail.payload["language"] == "fr"
+    assert "Biggest losses" not in french_mail.payload["text"]
+    assert "TRS" in french_mail.payload["subject"]
+
+    report = ShiftReport.objects.get(workshop=workshop, shift_start=night.start)
+    resend_report(report, person("boss"), clock())
+    again = [d for d in deliveries_of(workshop, night) if d.recipient.startswith("fanny")]
+    assert [d.payload["subject"] for d in again] == [french_mail.payload["subject"]] * 2
 
 
 # ----------------------------------------------------------------------------------------

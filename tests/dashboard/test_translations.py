@@ -122,6 +122,7 @@ def test_the_pages_in_french_leave_no_english_behind(client, cwork, clock, setti
             "/alerts/new/",
             "/alerts/webhooks/",
             "/alerts/reports/",
+            "/preferences/",
         ]
         for path in pages:
             response = client.get(path)

@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: Reachable without logging in, by name (some may not exist yet: allowed when they do).
 PUBLIC = {"login", "health", "healthz", "readyz", "metrics"}
 #: Any logged-in user (what they see is still limited to their stations).
-LOGGED_IN = {"home", "wall", "stations:overview", "stations:detail", "logout"}
+LOGGED_IN = {"home", "wall", "stations:overview", "stations:detail", "logout", "preferences"}
 #: The enrolment link is its own authorisation (an unknown token is refused).
 LINK = {"screens:enrol"}
 #: Pages of the admin outside its namespace: staff only, others are sent to the admin login.
