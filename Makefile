@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/client_statuses.py
 	$(BIN)/python bench/poll_cycle.py
 	$(BIN)/python bench/kpi_review.py
+	$(BIN)/python bench/wall_languages.py
 	$(BIN)/python bench/wall_fanout.py  # needs PostgreSQL and Redis on 127.0.0.1
 	$(BIN)/python bench/load.py  # 500 and 2,000 stations x 200 and 1,000 walls; the same services
 

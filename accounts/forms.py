@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
-from django.utils.translation import ngettext
+from django.utils.translation import get_language_info, gettext, ngettext
 
 from accounts import throttle
 from accounts.models import Profile
@@ -50,9 +51,6 @@ class ThrottledAdminAuthenticationForm(ThrottledLoginMixin, AdminAuthenticationF
 
 def language_choices() -> list[tuple[str, str]]:
     """Each language in its own name, so a reader finds theirs whatever the page's language."""
-    from django.conf import settings
-    from django.utils.translation import get_language_info, gettext
-
     plant = get_language_info(settings.LANGUAGE_CODE)["name_local"]
     return [
         ("", gettext("The plant's language (%(name)s)") % {"name": plant}),

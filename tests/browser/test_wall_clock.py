@@ -1,5 +1,6 @@
 """The wall's clock tells the plant's time, as every other time on the page, whatever zone the
-TV's browser is set to: here the plant is in Auckland and the browser in Los Angeles."""
+TV's browser is set to: here the plant is in Paris (the dashboard's default, as the shared
+stack runs it) and the browser in Los Angeles."""
 
 from __future__ import annotations
 
@@ -14,27 +15,8 @@ from tests.browser.conftest import TV, Stack, open_wall
 
 pytestmark = pytest.mark.slow
 
-PLANT_ZONE = "Pacific/Auckland"
+PLANT_ZONE = "Europe/Paris"
 BROWSER_ZONE = "America/Los_Angeles"
-
-
-class PlantStack(Stack):
-    """The stack with the dashboard's TIME_ZONE set to the plant's."""
-
-    @property
-    def dashboard_env(self) -> dict[str, str]:
-        return {**super().dashboard_env, "TIME_ZONE": PLANT_ZONE}
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    processes = PlantStack(tmp_path_factory.mktemp("clock"))
-    try:
-        processes.start_simulator()
-        processes.start_dashboard()
-        yield processes
-    finally:
-        processes.stop_all()
 
 
 @pytest.fixture(scope="module")
