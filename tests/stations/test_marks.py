@@ -215,3 +215,15 @@ def test_the_station_page_marks_its_state_and_todays_stretches(states, client):
     totals = body[body.index('class="totals"') :]
     assert 'class="mark mark-induced_stop" role="img" aria-label="Induced stop"' in totals
     assert 'class="swatch pat-failure"' in totals
+
+
+def test_the_overview_marks_each_stations_state(states, client):
+    from django.contrib.auth import get_user_model
+
+    station_in(1, states[SPINDLE])
+    station_in(2, None, live=False)
+    client.force_login(get_user_model().objects.create_user("viewer", password="x" * 12))
+    body = client.get("/stations/").content.decode()
+    pills = re.findall(r'<span class="pill">(.*?)</span>\s', body, re.S)
+    assert any('class="mark mark-failure" role="img" aria-label="Breakdown"' in p for p in pills)
+    assert any('class="mark mark-none" role="img" aria-label="Not reporting"' in p for p in pills)
