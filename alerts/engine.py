@@ -489,7 +489,7 @@ def _tell(
 ) -> None:
     chosen = list(
         EscalationLevel.objects.filter(rule_id=alert.rule_id, level__in=list(levels))
-        .prefetch_related("users", "webhooks")
+        .prefetch_related("users__profile", "webhooks")
         .order_by("level")
     )
     result.messages += queue_for_alert(alert, kind, chosen, now)

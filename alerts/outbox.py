@@ -36,7 +36,7 @@ def queue_for_alert(
 def queue_test(rule: AlertRule, now: datetime) -> int:
     """A test message to every recipient of every level of ``rule``, marked as a test."""
     rows = []
-    for level in rule.levels.prefetch_related("users", "webhooks").order_by("level"):
+    for level in rule.levels.prefetch_related("users__profile", "webhooks").order_by("level"):
         for language, (addresses, webhooks) in by_language(level).items():
             with translation.override(language):
                 payload = test_message(rule, level.level)

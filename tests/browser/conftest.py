@@ -267,10 +267,11 @@ def browser(chromium_path: Path) -> Iterator[Any]:
             launched.close()
 
 
-@pytest.fixture(scope="module")
-def context(browser: Any, stack: Stack) -> Iterator[Any]:
-    """A browser session logged in as the demo user."""
-    ctx = browser.new_context(viewport=TV, base_url=stack.web_url)
+@contextlib.contextmanager
+def logged_in(browser: Any, stack: Stack, **options: Any) -> Iterator[Any]:
+    """A browser session logged in as the demo user (``options``: the context's, such as
+    its time zone)."""
+    ctx = browser.new_context(viewport=TV, base_url=stack.web_url, **options)
     ctx.set_default_timeout(15_000)
     ctx.add_init_script(SOCKET_LOG_SCRIPT)
     page = ctx.new_page()
@@ -284,6 +285,12 @@ def context(browser: Any, stack: Stack) -> Iterator[Any]:
         yield ctx
     finally:
         ctx.close()
+
+
+@pytest.fixture(scope="module")
+def context(browser: Any, stack: Stack) -> Iterator[Any]:
+    with logged_in(browser, stack) as ctx:
+        yield ctx
 
 
 def open_wall(context: Any, viewport: dict[str, int]) -> Wall:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.browser.conftest import TV, Stack, open_wall
+from tests.browser.conftest import TV, Stack, logged_in, open_wall
 
 pytestmark = pytest.mark.slow
 
@@ -22,19 +22,8 @@ BROWSER_ZONE = "America/Los_Angeles"
 @pytest.fixture(scope="module")
 def context(browser: Any, stack: Stack) -> Iterator[Any]:
     """The demo user's session in a browser whose own zone is neither the plant's nor UTC."""
-    ctx = browser.new_context(viewport=TV, base_url=stack.web_url, timezone_id=BROWSER_ZONE)
-    ctx.set_default_timeout(15_000)
-    page = ctx.new_page()
-    page.goto("/login/?next=/wall/")
-    page.fill("#id_username", "demo")
-    page.fill("#id_password", stack.password)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/wall/")
-    page.close()
-    try:
+    with logged_in(browser, stack, timezone_id=BROWSER_ZONE) as ctx:
         yield ctx
-    finally:
-        ctx.close()
 
 
 def hh_mm(zone: str, minutes_ago: int = 0) -> str:
