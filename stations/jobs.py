@@ -43,8 +43,9 @@ class Job:
     run: Callable[..., Outcome]
     #: The setting that holds its interval, in seconds.
     interval_setting: str
-    #: How long a run may hold its lock: a worker that dies frees it after this.
-    lock_ttl: float
+    #: How long a run may hold its lock, in seconds or as a function of the settings: a
+    #: worker that dies frees it after this.
+    lock_ttl: float | Callable[[], float]
     #: The CWork licence module it needs beyond the live data's, if any: without it the job
     #: is recorded as unavailable once and re-checked now and then, not retried every cycle.
     licence: str = ""
@@ -56,9 +57,19 @@ class Job:
     def interval(self) -> float:
         return float(getattr(settings, self.interval_setting))
 
+    @property
+    def lock_seconds(self) -> float:
+        return float(self.lock_ttl() if callable(self.lock_ttl) else self.lock_ttl)
+
+
+def live_lock_ttl() -> float:
+    """Ten poll intervals, and never less than one whole CWork call (3 × CWORK_TIMEOUT): a
+    killed worker's live lock holds the live poll back a few polls, not a fixed minute."""
+    return max(10 * float(settings.POLL_INTERVAL), 3 * float(settings.CWORK_TIMEOUT))
+
 
 JOBS: dict[SyncKind, Job] = {
-    SyncKind.LIVE: Job(SyncKind.LIVE, poll_live, "POLL_INTERVAL", lock_ttl=60),
+    SyncKind.LIVE: Job(SyncKind.LIVE, poll_live, "POLL_INTERVAL", lock_ttl=live_lock_ttl),
     SyncKind.CATALOGUE: Job(
         SyncKind.CATALOGUE, sync_catalogue, "CATALOGUE_SYNC_INTERVAL", lock_ttl=120
     ),
@@ -114,7 +125,7 @@ def _run_job(
     now: datetime | None,
     publish: Callable[[events.StationsChanged], None] | None,
 ) -> JobResult:
-    with exclusive(f"job:{job.kind}", job.lock_ttl) as acquired:
+    with exclusive(f"job:{job.kind}", job.lock_seconds) as acquired:
         if not acquired:
             return JobResult(job.kind, ran=False, reason="another run is in progress")
         now = now or timezone.now()

@@ -67,8 +67,9 @@ OUTAGE_SECONDS = 20.0
 SLOW_LATENCY = 1.4
 #: Recovery after one failure: the 2-interval back-off, a poll and a generous margin.
 RECOVERY_TIMEOUT = backoff_cap(POLL_INTERVAL) + 15
-#: stations.jobs.JOBS: live and history lock TTLs (fixed constants, not settings).
-LIVE_LOCK_TTL, HISTORY_LOCK_TTL = 60, 600
+#: stations.jobs.JOBS: the live lock's TTL (stations.jobs.live_lock_ttl: ten polls, at least
+#: one whole call) and the history lock's (a fixed constant).
+LIVE_LOCK_TTL, HISTORY_LOCK_TTL = max(10 * POLL_INTERVAL, 3 * CWORK_TIMEOUT), 600
 #: Every job's interval (for the request budget during an outage).
 INTERVALS = {
     "live": POLL_INTERVAL,
@@ -526,7 +527,7 @@ def test_a_worker_killed_mid_run_frees_its_lock_and_leaves_nothing_half_written(
     stack.clear_faults()
     stack.processes.start("worker")
 
-    # The live poll comes back once its dead run's lock expires: a minute, not forever.
+    # The live poll comes back once its dead run's lock expires: ten polls, not a minute.
     wait(
         stack,
         "the next successful live poll",
