@@ -34,6 +34,11 @@ class WallGrant:
         """The stations a limited user may see (None: no limit); the filter applies it."""
         return self.filter.stations
 
+    @property
+    def kiosk(self) -> bool:
+        """A kiosk screen's: it has no station pages, so its tiles are not links."""
+        return self.screen_id is not None
+
 
 def station_limit(user: Any) -> frozenset[int] | None:
     """The ids of the stations ``user`` may see, or None when they may see every station.

@@ -53,13 +53,13 @@ class WallConsumer(LiveConsumer):
             await self.close(code=FORBIDDEN)
             return
         self.grant = grant
-        groups = [wall.language_group(grant.filter.group(), grant.language)]
+        groups = [wall.language_group(grant.filter.group(), grant.language, kiosk=grant.kiosk)]
         if grant.screen_id is not None:
             groups.append(access.screen_group(grant.screen_id))
         await self.join(groups)
         await self.accept()
         render = database_sync_to_async(wall.render_snapshot)
-        for frame in await render(grant.filter, language=grant.language):
+        for frame in await render(grant.filter, language=grant.language, kiosk=grant.kiosk):
             await self.send(text_data=frame)
         if grant.screen_id is not None:
             await database_sync_to_async(access.screen_socket_opened)(grant.screen_id)

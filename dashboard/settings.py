@@ -47,6 +47,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "l
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set: the host names the dashboard serves.")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [])
+# A refused form gets a page saying what to do, not Django's technical one.
+CSRF_FAILURE_VIEW = "dashboard.csrf.csrf_failure"
 
 INSTALLED_APPS = [
     "daphne",

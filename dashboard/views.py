@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from dashboard import metrics, wall
 from dashboard.access import wall_grant_for_request
+from screens.services import DEVICE_COOKIE
 from stations.health import ingest_health, stale_after
 from stations.models import PollRecord, SyncKind
 
@@ -33,14 +34,18 @@ def wall_page(request: HttpRequest) -> HttpResponse:
     """
     grant = wall_grant_for_request(request)
     if grant is None:
+        if DEVICE_COOKIE in request.COOKIES:
+            # A kiosk screen revoked (or enrolled again elsewhere): a TV has nobody to log in.
+            return render(request, "screens/not_enrolled.html", status=403)
         return redirect_to_login(request.get_full_path())
     if request.htmx:
-        return HttpResponse("".join(wall.render_snapshot(grant.filter)))
+        return HttpResponse("".join(wall.render_snapshot(grant.filter, kiosk=grant.kiosk)))
     now = timezone.now()
     health = ingest_health(now)
     context = {
         "grant": grant,
         "tiles": wall.wall_tiles(grant.filter, now),
+        "kiosk": grant.kiosk,
         "live_as_of": health.live_as_of,
         "stale": health.stale,
         "client": wall.client_settings(grant.rotation),

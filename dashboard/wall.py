@@ -47,9 +47,13 @@ def station_group(station_id: int) -> str:
     return f"station.{station_id}"
 
 
-def language_group(group: str, language: str) -> str:
-    """Sockets listen in one language: a group's messages are sent once per language in use."""
-    return f"{group}.{language}"
+def language_group(group: str, language: str, *, kiosk: bool = False) -> str:
+    """Sockets listen in one language: a group's messages are sent once per language in use.
+
+    Kiosk screens listen apart (``kiosk``): their tiles are not links, as they have no station
+    pages to open.
+    """
+    return f"{group}.{language}.kiosk" if kiosk else f"{group}.{language}"
 
 
 #: The filters a wall's URL may hold.
@@ -143,8 +147,22 @@ def wall_tiles(wall_filter: WallFilter, now: datetime) -> list[Tile]:
     ]
 
 
-def render_tile(tile: Tile, *, oob: bool) -> str:
-    return render_to_string("wall/_tile.html", {"tile": tile, "oob": oob})
+def render_tile(tile: Tile, *, oob: bool, kiosk: bool = False) -> str:
+    return render_to_string("wall/_tile.html", {"tile": tile, "oob": oob, "kiosk": kiosk})
+
+
+def kiosk_tile(tile: Tile, html: str) -> str:
+    """A kiosk's copy of ``html`` (the tile as ``render_tile`` drew it for users): its name
+    not a link. Only the name's small template is drawn twice, not the whole tile, so kiosk
+    screens add little to the fan-out; if the name is not where it is expected, the whole
+    tile is drawn again rather than a link sent to a kiosk."""
+    context = {"station": tile.station}
+    linked = render_to_string("wall/_tile_name.html", {**context, "kiosk": False})
+    if linked not in html:
+        return render_tile(tile, oob='hx-swap-oob="true"' in html, kiosk=True)
+    return html.replace(
+        linked, render_to_string("wall/_tile_name.html", {**context, "kiosk": True}), 1
+    )
 
 
 def render_heartbeat(live_as_of: datetime | None, *, stale: bool) -> str:
@@ -154,7 +172,11 @@ def render_heartbeat(live_as_of: datetime | None, *, stale: bool) -> str:
 
 
 def render_snapshot(
-    wall_filter: WallFilter, now: datetime | None = None, language: str | None = None
+    wall_filter: WallFilter,
+    now: datetime | None = None,
+    language: str | None = None,
+    *,
+    kiosk: bool = False,
 ) -> list[str]:
     """Everything a wall shows, as out-of-band swaps: sent when a socket (re)connects.
 
@@ -162,12 +184,13 @@ def render_snapshot(
     append to it), so that the wall of thousands of stations stays under the WebSocket
     message limit. Walls with the same filter share one rendering until the next poll or the
     next refresh of the shift figures: after a restart, every screen reconnects within
-    seconds and asks for the same snapshot. ``language``: the active one when not given.
+    seconds and asks for the same snapshot. ``language``: the active one when not given;
+    ``kiosk``: for a kiosk screen (tiles that are not links).
     """
     now = now or timezone.now()
     language = language or translation.get_language()
     health = ingest_health(now)
-    key = (wall_filter, health.live_as_of, health.stale, current_generation(), language)
+    key = (wall_filter, health.live_as_of, health.stale, current_generation(), language, kiosk)
     with _snapshot_lock:
         cached = _snapshots.get(key)
     if cached is not None:
@@ -176,10 +199,13 @@ def render_snapshot(
     chunks = [tiles[at : at + TILES_PER_FRAME] for at in range(0, len(tiles), TILES_PER_FRAME)]
     with translation.override(language):
         frames = [
-            render_to_string("wall/_grid.html", {"tiles": chunks[0] if chunks else [], "oob": True})
+            render_to_string(
+                "wall/_grid.html",
+                {"tiles": chunks[0] if chunks else [], "oob": True, "kiosk": kiosk},
+            )
         ]
         frames += [
-            render_to_string("wall/_grid.html", {"tiles": more, "append": True})
+            render_to_string("wall/_grid.html", {"tiles": more, "append": True, "kiosk": kiosk})
             for more in chunks[1:]
         ]
         frames[-1] += render_heartbeat(health.live_as_of, stale=health.stale)
@@ -190,7 +216,7 @@ def render_snapshot(
     return frames
 
 
-_snapshots: dict[tuple[WallFilter, datetime | None, bool, int | None, str], list[str]] = {}
+_snapshots: dict[tuple[WallFilter, datetime | None, bool, int | None, str, bool], list[str]] = {}
 _snapshot_lock = threading.Lock()
 
 
@@ -219,23 +245,38 @@ def _changed_tiles(event: StationsChanged) -> list[Tile]:
     ]
 
 
-def _fan_out_parts(tiles: list[Tile], at: datetime) -> dict[str, list[tuple[int, str]]]:
+Parts = dict[str, list[tuple[int, str]]]
+
+
+def _fan_out_parts(tiles: list[Tile], at: datetime, *, kiosks: bool = False) -> tuple[Parts, Parts]:
     """Group -> (station id, HTML) of each changed station, each tile rendered once, in the
-    active language."""
-    parts: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    active language; and the same for kiosk screens' wall groups (only when ``kiosks``)."""
+    parts: Parts = defaultdict(list)
+    kiosk_parts: Parts = defaultdict(list)
     for tile in tiles:
         station = tile.station
         html = render_tile(tile, oob=True)
+        unlinked = kiosk_tile(tile, html) if kiosks else ""
         for group in groups_of(station):
             parts[group].append((station.pk, html))
+            if kiosks:
+                kiosk_parts[group].append((station.pk, unlinked))
         parts[station_group(station.pk)].append((station.pk, _station_live_html(tile, at)))
-    return parts
+    return parts, kiosk_parts
+
+
+def kiosks_in_use() -> bool:
+    """Whether any kiosk screen may be listening (one cheap query per poll): a plant without
+    kiosk screens sends nothing for them."""
+    from screens.models import Screen
+
+    return Screen.objects.filter(revoked_at=None).exists()
 
 
 def fan_out(event: StationsChanged, language: str | None = None) -> dict[str, str]:
     """The messages of one poll cycle in one language: group -> HTML."""
     with translation.override(language or translation.get_language()):
-        parts = _fan_out_parts(_changed_tiles(event), event.at)
+        parts, _kiosk = _fan_out_parts(_changed_tiles(event), event.at)
     return {group: "".join(html for _, html in chunk) for group, chunk in parts.items()}
 
 
@@ -247,16 +288,20 @@ def publish_cycle(event: StationsChanged) -> None:
     a screen gets one frame per poll however many stations changed.
     A wall message also says which station each tile is and how long its HTML is
     (``tiles``), so that the socket of a user limited to some stations can drop the others
-    (``html_for``) without rendering anything again. All of it once per language in use.
+    (``html_for``) without rendering anything again. All of it once per language in use, and
+    the wall groups' messages once more for kiosk screens, whose tiles are not links.
     """
     events.publish(event)
     tiles = _changed_tiles(event)
     groups = wall_groups()
+    kiosks = kiosks_in_use()
     for language in languages_in_use():
         with translation.override(language):
             heartbeat = _heartbeat(event)
-            all_parts = _fan_out_parts(tiles, event.at)
+            all_parts, kiosk_parts = _fan_out_parts(tiles, event.at, kiosks=kiosks)
         _send_parts(language, groups | all_parts.keys(), all_parts, heartbeat)
+        if kiosks:
+            _send_parts(language, groups | kiosk_parts.keys(), kiosk_parts, heartbeat, kiosk=True)
 
 
 def _send_parts(
@@ -264,6 +309,8 @@ def _send_parts(
     groups: Iterable[str],
     all_parts: Mapping[str, list[tuple[int, str]]],
     heartbeat: str,
+    *,
+    kiosk: bool = False,
 ) -> None:
     for group in groups:
         parts = all_parts.get(group, [])
@@ -277,7 +324,7 @@ def _send_parts(
                 if number == max(len(chunks), 1):
                     message["html"] += heartbeat
                 message["tiles"] = [[station_id, len(html)] for station_id, html in chunk]
-            events.send(language_group(group, language), message)
+            events.send(language_group(group, language, kiosk=kiosk), message)
 
 
 def _heartbeat(event: StationsChanged) -> str:

@@ -195,8 +195,10 @@ def delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _enrolment_headers(response: HttpResponse) -> HttpResponse:
-    # The token is in this page's URL: keep it out of referrers and search engines.
-    response["Referrer-Policy"] = "no-referrer"
+    # The token is in this page's URL: keep it out of other sites' referrers and out of
+    # search engines. Not "no-referrer": the browser would then post the confirmation with
+    # ``Origin: null``, which CSRF protection rightly refuses.
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
 
@@ -251,3 +253,16 @@ def _enrolment_refused(request: HttpRequest, error: services.EnrolmentError) -> 
         {"reason": reason},
         status=410 if error.gone else 400,
     )
+
+
+def enrolment_form_refused(request: HttpRequest, token: str) -> HttpResponse:
+    """The confirmation failed its CSRF check (a stale page, cookies dropped): the link is not
+    used up, so the screen is told to open it again, in the language it would show walls in."""
+    try:
+        language = languages.chosen_or_plant(services.enrolment_screen(token).language)
+    except services.EnrolmentError:
+        language = translation.get_language()
+    with translation.override(language):
+        page = render(request, "screens/enrol_stale.html", {"link": request.path}, status=403)
+    page["Content-Language"] = language
+    return _enrolment_headers(page)

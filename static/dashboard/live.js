@@ -132,7 +132,13 @@
   body.addEventListener("htmx:wsClose", function (evt) {
     socketOpen = false;
     var code = evt.detail.event.code;
-    if (code === 4403) { revoked = true; checkStale(); return; }  // revoked: never retried
+    if (code === 4403) {  // revoked: never retried
+      revoked = true;
+      // A revoked kiosk screen stops showing the wall, not only its updates.
+      if ("kiosk" in body.dataset) document.querySelectorAll("#wall-grid > .tile").forEach(function (el) { el.remove(); });
+      checkStale();
+      return;
+    }
     // 1006/1011/1012/1013 are retried by the extension itself; every other close is retried here.
     if ([1006, 1011, 1012, 1013].indexOf(code) < 0) {
       var wrapper = evt.detail.socketWrapper;

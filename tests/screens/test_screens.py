@@ -265,7 +265,7 @@ def test_opening_the_link_asks_first_and_uses_nothing_up(client, screen_token):
         assert "Enrol this screen as Hall A?" in body
         assert 'method="post"' in body
         assert "csrfmiddlewaretoken" in body
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     assert DEVICE_COOKIE not in response.cookies
     screen.refresh_from_db()
     assert screen.enrolled_at is None
