@@ -71,12 +71,35 @@ class Tile:
         return mark_label(self.mark)
 
     @property
+    def name_parts(self) -> tuple[str, str]:
+        """The name as (head, tail): a tile too narrow for it cuts the head, never the tail."""
+        return split_name(self.station.name)
+
+    @property
     def alarm_count(self) -> int:
         return len(self.live.alarms) if self.live else 0
 
     @property
     def first_alarm(self) -> list[str] | None:
         return self.live.alarms[0] if self.live and self.live.alarms else None
+
+
+#: Where a name's distinctive end starts: "Okuma LB3000-01", "Lathe 12", "Cell_3".
+NAME_SEPARATORS = " -_/.#"
+#: A tail longer than this is no short distinctive end: the name's last characters are kept.
+LONGEST_TAIL = 8
+SHORT_TAIL = 4
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """``name`` as (head, tail), the tail being what tells similar names apart: machines of one
+    family share their model and differ by the number at the end ("Okuma LB3000-01",
+    "Okuma LB3000-02"), so a cut in the middle keeps them apart where a cut at the end
+    leaves "Okuma LB3000-…" on each."""
+    at = max(name.rfind(sep) for sep in NAME_SEPARATORS)
+    if at <= 0 or len(name) - at > LONGEST_TAIL + 1:
+        at = max(0, len(name) - SHORT_TAIL)
+    return name[:at], name[at:]
 
 
 def pace_of(live: LiveStatus | None, now: datetime) -> Pace | None:

@@ -80,8 +80,10 @@ def get_json(url: str) -> tuple[int, dict[str, Any]]:
 class Stack:
     """The simulator and the embedded dashboard on free loopback ports."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, stations: int = STATIONS) -> None:
         self.workdir = workdir
+        #: How many stations the simulated factory has (and every wall shows).
+        self.stations = stations
         self.data_dir = workdir / "data"
         self.data_dir.mkdir()
         self.sim_port = free_port()
@@ -105,7 +107,7 @@ class Stack:
         """The simulator on its port, always with the same seed: the same factory each time."""
         argv = [sys.executable, "-m", "cwork.simulator"]
         argv += ["--host", "127.0.0.1", "--port", str(self.sim_port)]
-        argv += ["--stations", str(STATIONS), "--seed", str(SEED), "--api-key", API_KEY]
+        argv += ["--stations", str(self.stations), "--seed", str(SEED), "--api-key", API_KEY]
         argv += ["--history-days", "2"]  # a short past: quick to start and to back-fill
         self.simulator = self.processes.start("simulator", argv)
         deadline = time.monotonic() + timeout
@@ -293,7 +295,8 @@ def context(browser: Any, stack: Stack) -> Iterator[Any]:
         yield ctx
 
 
-def open_wall(context: Any, viewport: dict[str, int]) -> Wall:
+def open_wall(context: Any, viewport: dict[str, int], tiles: int = STATIONS) -> Wall:
+    """The wall at ``viewport``, once it shows ``tiles`` tiles (the stack's stations)."""
     page = context.new_page()
     page.set_viewport_size(viewport)
     wall = Wall(page)
@@ -301,7 +304,7 @@ def open_wall(context: Any, viewport: dict[str, int]) -> Wall:
     page.goto("/wall/")
     page.wait_for_function(
         "n => document.querySelectorAll('#wall-grid > li.tile').length === n",
-        arg=STATIONS,
+        arg=tiles,
         timeout=15_000,
     )
     return wall
