@@ -306,10 +306,9 @@ def test_a_blank_figure_says_what_it_waits_for_and_when(sim, cwork, clock, setti
     """Without CWork's figures for the running shift (parts not counted since it began), the
     tiles' and station page's blank figures say they wait for CWork's figures, and when the
     next fetch is."""
+    from kpis.models import CWorkFigures
     from stations.jobs import run_job
     from stations.models import SyncKind
-
-    from kpis.models import CWorkFigures
 
     stations = build(cwork, clock)
     CWorkFigures.objects.all().delete()
@@ -317,9 +316,11 @@ def test_a_blank_figure_says_what_it_waits_for_and_when(sim, cwork, clock, setti
     assert not run_job(SyncKind.KPIS, client=cwork, now=clock()).ok
     sim.faults.reset()
     figures = current_shift_figures(stations, now=clock())[stations[0].pk]
-    assert figures.quality is None and figures.performance is None
+    assert figures.quality is None
+    assert figures.performance is None
     retry = current.next_cwork_fetch(clock())
-    assert retry is not None and retry > clock()
+    assert retry is not None
+    assert retry > clock()
     when = timezone.localtime(retry).strftime("%H:%M")
     reasons = figures.reasons
     assert f"waiting for CWork's quality figures, next fetch at {when}" in reasons["quality"]
