@@ -25,5 +25,12 @@ def local_moment(moment: datetime | None, *, seconds: bool = False) -> str:
     return formats.date_format(local, "SHORT_DATETIME_FORMAT")
 
 
+def local_time(moment: datetime | None) -> str:
+    """A moment's time of day on the plant's clock, as "10:35" ("" for none)."""
+    if moment is None:
+        return ""
+    return formats.time_format(timezone.localtime(moment), "H:i")
+
+
 def month_label(first: date) -> str:
     return formats.date_format(first, "YEAR_MONTH_FORMAT")

@@ -17,7 +17,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
@@ -25,13 +25,15 @@ from django.db.models import Sum
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 
+from dashboard.formatting import local_time
 from kpis.calendar import Calendars, Occurrence, previous_shift, shift_at
 from kpis.engine import station_kpis
 from kpis.forms import review_query
 from kpis.models import PartCounting, PartTally
 from stations.events import StationChange, StationsChanged
-from stations.models import Station
+from stations.models import PollRecord, Station, SyncKind, SyncState
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +68,8 @@ class ShiftFigures:
     sources: tuple[tuple[str, str], ...] = ()
     #: The shift review's query for this shift (its workshop, date and shift name).
     review_query: str = ""
+    #: When CWork's figures are next fetched (what a blank figure may be waiting for).
+    next_fetch: datetime | None = None
 
     @property
     def oee_percent(self) -> int | None:
@@ -89,11 +93,20 @@ class ShiftFigures:
         src = dict(self.sources)
         states = " · ".join(v for k, v in src.items() if k in ("calendar", "states"))
         parts, quality = src.get("parts", ""), src.get("quality", "")
+        when = local_time(self.next_fetch)
+        if self.performance is None:  # no net time: neither counted parts nor CWork's
+            parts = _("%(parts)s: waiting for CWork's figures for this shift") % {"parts": parts}
+            if when:
+                parts += ", " + _("next fetch at %(time)s") % {"time": when}
+        if self.quality is None:  # CWork's rate, or the net time it applies to, is missing
+            quality = _("waiting for CWork's quality figures")
+            if when:
+                quality += ", " + _("next fetch at %(time)s") % {"time": when}
         return {
             "availability": states,
             "performance": parts,
             "quality": quality,
-            "oee": " · ".join(v for v in (parts, quality) if v),
+            "oee": " · ".join(dict.fromkeys(v for v in (parts, quality) if v)),
         }
 
     def displayed(self) -> tuple[object, ...]:
@@ -125,6 +138,7 @@ def current_shift_figures(
     made = _parts_made(ids, min(start for start, _end in groups), now)
     counting = dict(PartCounting.objects.filter(station_id__in=ids).values_list("station", "since"))
 
+    next_fetch = next_cwork_fetch(now)
     out: dict[int, ShiftFigures] = {}
     for (start, end), members in groups.items():
         report = station_kpis(
@@ -154,8 +168,23 @@ def current_shift_figures(
                     day=occ.day,
                     shift=occ.name if configured[station.pk] else None,
                 ),
+                next_fetch=next_fetch,
             )
     return out
+
+
+def next_cwork_fetch(now: datetime) -> datetime | None:
+    """When the KPI job next asks CWork for its figures: its runs keep a fixed cadence from
+    its last one, and a run backing off after a failure waits for the first tick after its
+    retry time. None before its first run."""
+    last = PollRecord.objects.filter(kind=SyncKind.KPIS).order_by("-started_at").first()
+    if last is None:
+        return None
+    state = SyncState.objects.filter(kind=SyncKind.KPIS).first()
+    due = max(now, state.retry_at) if state and state.retry_at else now
+    interval = settings.KPI_SYNC_INTERVAL
+    ticks = max(1, -int(-(due - last.started_at).total_seconds() // interval))
+    return last.started_at + timedelta(seconds=ticks * interval)
 
 
 def _parts_made(

@@ -282,8 +282,13 @@ def _quality(figures: Iterable[CWorkFigures]) -> float | None:
     return fpt / nrt if nrt > 0 else None
 
 
-#: CWork's figures are refreshed every few minutes: this much lag still counts as covering.
-FRESH_ENOUGH = timedelta(minutes=15)
+def fresh_enough() -> timedelta:
+    """How far behind the running shift CWork's figures may be and still be used: a fetch
+    every ``KPI_SYNC_INTERVAL``, plus a fetch lost to a short outage and its back-off (two
+    intervals, up to the next tick), plus one to spare; never under 15 minutes."""
+    return max(timedelta(minutes=15), timedelta(seconds=4 * settings.KPI_SYNC_INTERVAL))
+
+
 #: CWork answers in whole seconds.
 EXACT = timedelta(seconds=1)
 
@@ -299,6 +304,7 @@ def _tiled(
     period exists and no shift reaches outside the period: their times summed (AT as the
     period's own), and how far they reach."""
     shifts = occurrences(spec, start, until)
+    lag = fresh_enough()  # CWork's figures are fetched every few minutes
     if not shifts or not figures or len(figures) != len(shifts):
         return None, start
     by_start = {row.start: row for row in figures}
@@ -307,7 +313,7 @@ def _tiled(
         row = by_start.get(occ.start)
         if row is None or occ.start < start or occ.end > end:
             return None, start
-        if min(occ.end, until) - row.until > FRESH_ENOUGH:
+        if min(occ.end, until) - row.until > lag:
             return None, start
         if row.until < min(occ.end, until):
             reach = min(reach, row.until)

@@ -28,7 +28,9 @@ def sync_cwork_figures(
 ) -> Outcome:
     now = now or timezone.now()
     batch = batch or settings.KPI_SYNC_BATCH
-    refresh_after = timedelta(seconds=settings.KPI_SYNC_INTERVAL)
+    # Runs come on a fixed cadence but read their clock a little late or early: a running
+    # shift fetched one interval ago (give or take a tenth) is fetched again, not skipped.
+    refresh_after = timedelta(seconds=settings.KPI_SYNC_INTERVAL * 0.9)
     calendars = Calendars()
     stations = list(Station.objects.filter(present_in_cwork=True, disabled=False))
     since = now - timedelta(days=settings.KPI_BACKFILL_DAYS)

@@ -26,7 +26,7 @@ from kpis.calendar import (
     previous_shift,
     same_shift_days_before,
 )
-from kpis.engine import FRESH_ENOUGH, SLOT, KpiReport, StationKpis, station_kpis
+from kpis.engine import SLOT, KpiReport, StationKpis, fresh_enough, station_kpis
 from kpis.forms import Period, PeriodKind, specs_of
 from kpis.intervals import state_pieces
 from kpis.models import PartCounting, PartTally
@@ -261,7 +261,7 @@ def unchecked_reason(
     shifts = occurrences(spec, start, until)
     if not shifts:
         return str(_("no shift in this period"))
-    if shifts[0].start < start or shifts[-1].end > until + FRESH_ENOUGH:
+    if shifts[0].start < start or shifts[-1].end > until + fresh_enough():
         return str(_("the period does not start and end on shift boundaries"))
     return str(_("CWork's figures are missing for some shifts of the period"))
 

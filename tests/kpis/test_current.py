@@ -260,3 +260,69 @@ def test_the_station_page_links_the_previous_shift_of_its_workshop(viewer, sim, 
     assert query["scope"] == [f"w:{station.workshop}"]
     assert query["period"] == ["shift"]
     assert query["shift"][0] in page
+
+
+def test_a_short_outage_keeps_the_shift_figures_known(sim, cwork, clock, settings):
+    """CWork's figures are fetched every KPI_SYNC_INTERVAL on a fixed cadence; one fetch lost
+    to a 25-second outage backs the job off until a later tick. Performance, quality and OEE,
+    known before, stay known all along (no blank until the next fetch)."""
+    from stations.jobs import run_job
+    from stations.models import SyncKind
+
+    interval = settings.KPI_SYNC_INTERVAL
+    stations = build(cwork, clock)
+    assert run_job(SyncKind.KPIS, client=cwork, now=clock()).ok
+    one = stations[0]
+
+    def known(label: str) -> None:
+        figures = current_shift_figures(stations, now=clock())[one.pk]
+        blank = [
+            name for name in ("performance", "quality", "oee") if getattr(figures, name) is None
+        ]
+        assert not blank, f"{label}: {blank} blank ({figures.reasons})"
+
+    known("before")
+    # The next tick comes a little early (the cadence is fixed, each run's clock is read late).
+    clock.advance(interval - 0.5)
+    run_job(SyncKind.KPIS, client=cwork, now=clock())
+    clock.advance(interval)
+    sim.faults.configure(outage=True)  # the tick falls in the outage
+    assert not run_job(SyncKind.KPIS, client=cwork, now=clock()).ok
+    clock.advance(25)
+    sim.faults.reset()
+    ticks = 0
+    while True:  # every minute until a tick fetches again, the scheduler's cadence
+        for _minute in range(int(interval // 60)):
+            clock.advance(60)
+            known(f"{ticks} ticks after the outage")
+        ticks += 1
+        if run_job(SyncKind.KPIS, client=cwork, now=clock() - timedelta(seconds=25)).ran:
+            break
+        assert ticks < 10
+    known("after the next fetch")
+
+
+def test_a_blank_figure_says_what_it_waits_for_and_when(sim, cwork, clock, settings):
+    """Without CWork's figures for the running shift (parts not counted since it began), the
+    tiles' and station page's blank figures say they wait for CWork's figures, and when the
+    next fetch is."""
+    from kpis.models import CWorkFigures
+    from stations.jobs import run_job
+    from stations.models import SyncKind
+
+    stations = build(cwork, clock)
+    CWorkFigures.objects.all().delete()
+    sim.faults.configure(outage=True)
+    assert not run_job(SyncKind.KPIS, client=cwork, now=clock()).ok
+    sim.faults.reset()
+    figures = current_shift_figures(stations, now=clock())[stations[0].pk]
+    assert figures.quality is None
+    assert figures.performance is None
+    retry = current.next_cwork_fetch(clock())
+    assert retry is not None
+    assert retry > clock()
+    when = timezone.localtime(retry).strftime("%H:%M")
+    reasons = figures.reasons
+    assert f"waiting for CWork's quality figures, next fetch at {when}" in reasons["quality"]
+    assert f"next fetch at {when}" in reasons["performance"]
+    assert f"next fetch at {when}" in reasons["oee"]
