@@ -17,7 +17,7 @@ from django.utils.html import format_html, linebreaks
 from django.utils.translation import gettext as _
 
 from alerts.models import Alert, AlertRule, Condition, Delivery
-from dashboard.formatting import local_moment
+from dashboard.formatting import format_duration, local_moment
 
 
 def absolute_url(path: str) -> str:
@@ -26,11 +26,7 @@ def absolute_url(path: str) -> str:
 
 
 def duration_text(span: timedelta | None) -> str:
-    if span is None:
-        return ""
-    minutes = max(0, round(span.total_seconds() / 60))
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+    return "" if span is None else format_duration(max(span, timedelta(0)))
 
 
 def html_body(text: str, url: str, link_label: str) -> str:

@@ -41,13 +41,13 @@ from alerts.engine import Hit, RuleSpec, load_rules, raise_event, station_views
 from alerts.messages import absolute_url
 from alerts.models import Alert, AlertRule, Condition, Delivery, ReportSubscription, ShiftReport
 from alerts.outbox import queue_message
-from dashboard.formatting import local_moment
+from dashboard.formatting import format_seconds, local_moment
 from dashboard.languages import user_language
 from kpis import exports
 from kpis.calendar import Calendars, CalendarSpec, Occurrence, find, occurrences
 from kpis.engine import station_kpis
 from kpis.forms import ReviewForm, review_data, review_query
-from kpis.review import Review, Row, build_review, hmm, pct, total_parts
+from kpis.review import Review, Row, build_review, pct, total_parts
 from stations.locks import exclusive
 from stations.models import Station
 
@@ -320,7 +320,7 @@ def _line(row: Row, parts: float | None) -> ReportLine:
         quality=cells["quality"],
         parts=_parts_text(parts),
         run=cells["rt"],
-        stop=hmm(stop),
+        stop=format_seconds(stop),
         is_total=row.is_total,
     )
 

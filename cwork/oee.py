@@ -188,6 +188,9 @@ class Kpis:
     hardware_availability: float | None
     #: Opening time some state interval covers: 0 means no state data at all.
     covered: float | None = None
+    #: Seconds of the period with no state data at all (before the stored history starts,
+    #: or a hole in it): outside every time above, so it lowers no rate.
+    no_data: float = 0.0
 
     def as_cwork(self) -> dict[str, dict[str, int | float | None]]:
         """The body of CWork's ``/stations/{id}/kpi``: times as whole seconds, rates 4 places."""
@@ -357,6 +360,7 @@ def combine(parts: Iterable[Kpis]) -> Kpis:
         covered=0.0
         if any(k.covered is not None and k.covered <= 0 and k.ot > 0 for k in items)
         else total(k.covered for k in items),
+        no_data=sum(k.no_data for k in items),
     )
 
 
@@ -371,6 +375,7 @@ def from_times(
     ft: float,
     failures: int,
     covered: float | None = None,
+    no_data: float = 0.0,
 ) -> Kpis:
     """Every rate from the times (how :func:`compute` and :func:`combine` end).
 
@@ -391,6 +396,7 @@ def from_times(
         mttr=ft / failures if failures else None,
         failures=failures,
         covered=covered,
+        no_data=no_data,
         teep=_ratio(fpt, at),  # TRE = tU / tT
         gee=_ratio(fpt, ot),  # TRG = tU / tO
         oee=_ratio(fpt, ppt),  # TRS = tU / tR = DO × TP × TQ

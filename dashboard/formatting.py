@@ -6,9 +6,10 @@ e-mails), so that both read the same.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.utils import formats, timezone
+from django.utils.translation import gettext as _
 
 
 def local_date(day: date) -> str:
@@ -34,3 +35,33 @@ def local_time(moment: datetime | None) -> str:
 
 def month_label(first: date) -> str:
     return formats.date_format(first, "YEAR_MONTH_FORMAT")
+
+
+def format_duration(value: timedelta | float | None, *, signed: bool = False) -> str:
+    """The one duration format: ``2 d 3 h``, ``1 h 05 min``, ``12 min 30 s``; "—" for none.
+
+    Rounded once, to the smallest unit shown (14 h 53 min 40 s is ``14 h 54 min``), so a
+    figure reads the same in every place it appears. ``signed`` for gaps (+/-)."""
+    if value is None:
+        return "—"
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    sign = "-" if seconds < 0 and round(abs(seconds)) else ("+" if signed else "")
+    whole = abs(seconds)
+    if round(whole / 60) >= 24 * 60:
+        hours = round(whole / 3600)
+        text = _("%(days)d d %(hours)d h") % {"days": hours // 24, "hours": hours % 24}
+    elif round(whole) >= 3600:
+        minutes = round(whole / 60)
+        text = _("%(hours)d h %(minutes)02d min") % {
+            "hours": minutes // 60,
+            "minutes": minutes % 60,
+        }
+    else:
+        secs = round(whole)
+        text = _("%(minutes)d min %(seconds)02d s") % {"minutes": secs // 60, "seconds": secs % 60}
+    return sign + text
+
+
+def format_seconds(seconds: float | None, *, signed: bool = False) -> str:
+    """Seconds (as the KPI figures keep them) in the one duration format."""
+    return format_duration(seconds, signed=signed)

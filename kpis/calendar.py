@@ -145,7 +145,7 @@ def occurrences(
             continue
         breaks = tuple(b for b in _subtract(list(occ.breaks), closures))
         out.append(
-            Occurrence(occ.name, occ.day, occ.start, occ.end, opening, _clip_all(breaks, opening))
+            Occurrence(occ.name, occ.day, occ.start, occ.end, opening, clip_all(breaks, opening))
         )
     return out
 
@@ -173,7 +173,7 @@ def opening(
     for occ in occurrences(spec, start, end, zone):
         opens.extend(_clip(s, e, start, end) for s, e in occ.opening)
         pauses.extend(_clip(s, e, start, end) for s, e in occ.breaks)
-    return _merge(opens), _merge(pauses)
+    return merge(opens), merge(pauses)
 
 
 def shift_at(spec: CalendarSpec, moment: datetime, zone: tzinfo | None = None) -> Occurrence | None:
@@ -236,7 +236,7 @@ def _closures(spec: CalendarSpec, first: date, last: date, zone: tzinfo) -> list
             spans.append(_span(exc.date, time(0), time(0), zone))
         else:
             spans.append(_span(exc.date, exc.start, exc.end, zone))
-    return _merge(spans)
+    return merge(spans)
 
 
 def _days(first: date, last: date) -> Iterator[date]:
@@ -250,7 +250,7 @@ def _clip(s: datetime, e: datetime, lo: datetime, hi: datetime) -> Span:
     return max(s, lo), min(e, hi)
 
 
-def _clip_all(spans: Iterable[Span], within: Iterable[Span]) -> tuple[Span, ...]:
+def clip_all(spans: Iterable[Span], within: Iterable[Span]) -> tuple[Span, ...]:
     out = []
     for s, e in spans:
         for ws, we in within:
@@ -260,7 +260,7 @@ def _clip_all(spans: Iterable[Span], within: Iterable[Span]) -> tuple[Span, ...]
     return tuple(out)
 
 
-def _merge(spans: Iterable[Span]) -> list[Span]:
+def merge(spans: Iterable[Span]) -> list[Span]:
     merged: list[Span] = []
     for s, e in sorted(spans):
         if e <= s:

@@ -28,9 +28,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cwork import oee
-from dashboard.formatting import local_moment
-from kpis.calendar import Calendars, CalendarSpec, occurrences, opening
-from kpis.intervals import StatePiece, state_pieces
+from dashboard.formatting import format_seconds, local_moment
+from kpis.calendar import Calendars, CalendarSpec, clip_all, occurrences, opening
+from kpis.intervals import StatePiece, known_spans, state_pieces
 from kpis.mapping import bucket_of, state_buckets
 from kpis.models import CWorkFigures, PartCounting, PartTally
 from stations.models import Station
@@ -157,6 +157,20 @@ def _one(
     )
     if breaks_in_required:
         pauses = []
+    # Time with no state data is left out of every time (tT included): the rates are those of
+    # the time the history covers, and the gap is reported on its own as "no data".
+    known = known_spans(pieces, start, until)
+    no_data = (until - start).total_seconds() - sum((e - s).total_seconds() for s, e in known)
+    if no_data > 0:
+        opens, pauses = list(clip_all(opens, known)), list(clip_all(pauses, known))
+        sources["no_data"] = _(
+            "no state data for %(duration)s of the period (%(spans)s): left out of every time"
+        ) % {
+            "duration": format_seconds(no_data),
+            "spans": ", ".join(
+                f"{local_moment(s)} – {local_moment(e)}" for s, e in _holes(start, until, known)
+            ),
+        }
     intervals = [oee.Interval(p.start, p.end, bucket_of(buckets, p.state_cwork_id)) for p in pieces]
     sources["states"] = (
         _("%(count)s state intervals from CWork") % {"count": len(pieces)}
@@ -219,6 +233,19 @@ def _one(
         references=references,
         micro_stop_threshold=threshold,
     )
+    if no_data > 0:
+        kpis = oee.from_times(
+            at=max(0.0, kpis.at - no_data),
+            ot=kpis.ot,
+            ppt=kpis.ppt,
+            rt=kpis.rt,
+            nrt=kpis.nrt,
+            fpt=kpis.fpt,
+            ft=kpis.ft,
+            failures=kpis.failures,
+            covered=kpis.covered,
+            no_data=no_data,
+        )
     return StationKpis(
         station=station,
         kpis=kpis,
@@ -226,6 +253,18 @@ def _one(
         cwork=comparable,
         differences=differences(kpis, comparable),
     )
+
+
+def _holes(start: datetime, until: datetime, known: list) -> list[tuple[datetime, datetime]]:
+    """The parts of [start, until) outside the sorted, merged ``known`` spans."""
+    out, cursor = [], start
+    for s, e in known:
+        if s > cursor:
+            out.append((cursor, s))
+        cursor = max(cursor, e)
+    if until > cursor:
+        out.append((cursor, until))
+    return out
 
 
 def differences(ours: oee.Kpis, cwork: oee.Kpis | None) -> list[Difference]:

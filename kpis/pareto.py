@@ -18,13 +18,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from cwork.oee import Bucket
+from dashboard.formatting import format_duration
 from kpis.calendar import Calendars, Span, opening
 from kpis.intervals import StatePiece, overlapping, state_pieces
 from kpis.mapping import bucket_of, state_buckets
 from kpis.timeline import alarm_label
 from stations.models import AlarmInterval, State, Station
 from stations.selectors import readable_text_color
-from stations.station_selectors import format_duration
 
 #: The buckets whose time is a stop.
 STOP_BUCKETS = frozenset({Bucket.FAILURE, Bucket.OWN_STOP, Bucket.INDUCED_STOP})
@@ -230,7 +230,7 @@ def _inside(s: datetime, e: datetime, spans: list[Span], ends: list[datetime]) -
 def alarm_pareto(
     stations: Sequence[Station], start: datetime, end: datetime, *, now: datetime
 ) -> Pareto:
-    """CNC alarms by code: how many started in the period, and how long they lasted inside
+    """CNC alarms by code: how many occurred in the period, and how long they lasted inside
     it (an active alarm lasts until now); longest first."""
     title = _("CNC alarms by code")
     empty = _("No alarms in this period")
@@ -251,10 +251,11 @@ def alarm_pareto(
             entry = entries[code] = _Entry(code, ALARM_COLOR, count=0)
         if message:
             messages[code] = message  # the newest wording
-        if s >= start:
-            entry.count = (entry.count or 0) + 1
         a, b = max(s, start), min(e or now, until)
         if b > a:
+            # Every occurrence with time in the period counts once, one that began before it
+            # too: counting only those starting inside showed "36 min · 0 times".
+            entry.count = (entry.count or 0) + 1
             entry.value += (b - a).total_seconds()
     for code, entry in entries.items():
         entry.label = alarm_label(code, messages.get(code, ""))

@@ -18,6 +18,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
 from cwork import oee
+from dashboard.formatting import format_seconds
 from kpis.calendar import (
     Calendars,
     Occurrence,
@@ -54,12 +55,22 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("ot", "OT", _("tO — opening time (temps d'ouverture)"), TIME, "OT (s)"),
-    Column("ppt", "PPT", _("tR — required time (temps requis)"), TIME, "PPT (s)"),
-    Column("rt", "RT", _("tF — run time (temps de fonctionnement)"), TIME, "RT (s)"),
-    Column("nrt", "NRT", _("tN — net run time (temps net)"), TIME, "NRT (s)"),
-    Column("fpt", "FPT", _("tU — fully productive time (temps utile)"), TIME, "FPT (s)"),
-    Column("ft", "FT", _("failure time (temps de panne)"), TIME, "FT (s)"),
+    Column("ot", _("OT"), _("tO — opening time (temps d'ouverture)"), TIME, "OT (s)"),
+    Column("ppt", _("PPT"), _("tR — required time (temps requis)"), TIME, "PPT (s)"),
+    Column("rt", _("RT"), _("tF — run time (temps de fonctionnement)"), TIME, "RT (s)"),
+    Column("nrt", _("NRT"), _("tN — net run time (temps net)"), TIME, "NRT (s)"),
+    Column("fpt", _("FPT"), _("tU — fully productive time (temps utile)"), TIME, "FPT (s)"),
+    Column("ft", _("FT"), _("failure time (temps de panne)"), TIME, "FT (s)"),
+    Column(
+        "no_data",
+        _("No data"),
+        _(
+            "time with no state data (before the stored history, or a hole in it): "
+            "left out of every other time"
+        ),
+        TIME,
+        "No data (s)",
+    ),
     Column(
         "availability",
         _("Availability"),
@@ -112,8 +123,8 @@ COLUMNS: tuple[Column, ...] = (
         RATE,
         "Involvement (fraction)",
     ),
-    Column("mtbf", "MTBF", _("mean time between failures"), TIME, "MTBF (s)"),
-    Column("mttr", "MTTR", _("mean time to repair"), TIME, "MTTR (s)"),
+    Column("mtbf", _("MTBF"), _("mean time between failures"), TIME, "MTBF (s)"),
+    Column("mttr", _("MTTR"), _("mean time to repair"), TIME, "MTTR (s)"),
     Column("failures", _("Failures"), _("number of failures"), COUNT, "Failures"),
 )
 
@@ -123,6 +134,7 @@ SOURCE_LABELS = {
     "states": _("states"),
     "parts": _("parts"),
     "quality": _("quality"),
+    "no_data": _("no data"),
 }
 
 #: Figures that need the parts count, and those that also need the quality rate.
@@ -133,15 +145,6 @@ NEEDS_QUALITY = {"fpt", "quality", "oee", "gee", "teep"}
 # ----------------------------------------------------------------------------------------
 # Formatting
 # ----------------------------------------------------------------------------------------
-
-
-def hmm(seconds: float | None, *, signed: bool = False) -> str:
-    """Seconds as h:mm (rounded to the minute)."""
-    if seconds is None:
-        return "—"
-    sign = "-" if seconds < 0 else ("+" if signed else "")
-    minutes = round(abs(seconds) / 60)
-    return f"{sign}{minutes // 60}:{minutes % 60:02d}"
 
 
 def pct(rate: float | None) -> str:
@@ -159,7 +162,7 @@ def text_of(column: Column, value: float | None) -> str:
     if value is None:
         return "—"
     if column.kind == TIME:
-        return hmm(value)
+        return format_seconds(value)
     if column.kind == RATE:
         return pct(value)
     return str(value)
@@ -209,15 +212,27 @@ class Row:
     is_total: bool = False
 
 
+def has_no_data(kpis: oee.Kpis) -> bool:
+    """The whole period is without state data: every figure is unknown (not 0:00)."""
+    return kpis.no_data > 0 and kpis.at <= 0
+
+
 def cells_of(kpis: oee.Kpis, sources: dict[str, str], diffs: list) -> list[Cell]:
     by_figure = {d.figure: d for d in diffs}
     out = []
+    empty = has_no_data(kpis)
     for column in COLUMNS:
         value = getattr(kpis, column.key)
+        if empty and column.key != "no_data":
+            value = None
         cell = Cell(column, value, text_of(column, value))
         classes = [column.kind]
         if value is None:
-            cell.title = blank_reason(column.key, kpis, sources)
+            cell.title = (
+                str(_("no state data in this period"))
+                if empty
+                else blank_reason(column.key, kpis, sources)
+            )
             classes.append("blank")
         if column.key == "performance" and value is not None and value > 1:
             classes.append("over")
@@ -231,7 +246,7 @@ def cells_of(kpis: oee.Kpis, sources: dict[str, str], diffs: list) -> list[Cell]
             elif diff.is_rate:
                 cell.delta = points(diff.delta)
             else:
-                cell.delta = hmm(diff.delta, signed=True)
+                cell.delta = format_seconds(diff.delta, signed=True)
             cell.title = str(
                 _("ours %(ours)s, CWork %(cwork)s (%(delta)s)")
                 % {"ours": cell.text, "cwork": cell.cwork, "delta": cell.delta}
@@ -420,6 +435,9 @@ class Compared:
 
 
 def _figures(kpis: oee.Kpis, parts: float | None) -> dict[str, float | None]:
+    """The compared figures; all blank for a period with no state data at all."""
+    if has_no_data(kpis):
+        return dict.fromkeys((key for key, *_rest in COMPARED), None)
     out: dict[str, float | None] = {key: getattr(kpis, key, None) for key, *_rest in COMPARED}
     out["parts"] = parts
     return out
@@ -431,7 +449,7 @@ def _format(kind: str, value: float | None) -> str:
     if kind == RATE:
         return pct(value)
     if kind == TIME:
-        return hmm(value)
+        return format_seconds(value)
     return f"{value:.0f}"
 
 
@@ -443,7 +461,7 @@ def _delta(kind: str, now: float | None, then: float | None) -> tuple[str, str]:
     if kind == RATE:
         return points(gap), css
     if kind == TIME:
-        return hmm(gap, signed=True), css
+        return format_seconds(gap, signed=True), css
     return f"{gap:+.0f}", css
 
 

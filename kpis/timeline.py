@@ -30,12 +30,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from cwork.oee import Bucket
+from dashboard.formatting import format_duration
 from kpis.calendar import local
 from kpis.intervals import StatePiece, overlapping, state_pieces
 from kpis.mapping import NO_STATE, bucket_of, cached_state_buckets, mark_label
 from stations.models import AlarmInterval, ProgramRun, State, Station
 from stations.selectors import readable_text_color
-from stations.station_selectors import format_duration
 
 #: The drawing's width in SVG user units.
 TIMELINE_WIDTH = 1600.0

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cwork import oee
+from dashboard.formatting import format_duration
 from stations.health import ingest_health
 from stations.models import (
     AlarmInterval,
@@ -50,18 +51,6 @@ OPERATION_IN_PROGRESS = (0, 1, 3)
 # ----------------------------------------------------------------------------------------
 # Durations and days
 # ----------------------------------------------------------------------------------------
-
-
-def format_duration(value: timedelta) -> str:
-    """``2 d 3 h``, ``1 h 05 min``, ``12 min 30 s``: the ticking times' format, in words."""
-    seconds = max(0, int(value.total_seconds()))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours >= 24:
-        return _("%(days)d d %(hours)d h") % {"days": hours // 24, "hours": hours % 24}
-    if hours:
-        return _("%(hours)d h %(minutes)02d min") % {"hours": hours, "minutes": minutes}
-    return _("%(minutes)d min %(seconds)02d s") % {"minutes": minutes, "seconds": secs}
 
 
 def day_bounds(now: datetime) -> tuple[datetime, datetime]:

@@ -131,7 +131,7 @@ def test_no_stops_says_so():
 def test_alarms_by_code_count_starts_and_clip_durations():
     st = station()
     other = station(2, "Mill 2")
-    alarm(st, "E1", at(7), at(9), "Door open")  # started before: 1 h, not counted
+    alarm(st, "E1", at(7), at(9), "Door open")  # started before: 1 h, counted once
     alarm(st, "E1", at(10), at(10, 30), "Door open")  # 30 min
     alarm(other, "E1", at(11), at(11, 10), "Door open")  # 10 min
     alarm(st, "E2", at(12), None, "Low oil")  # active: until now, 1 h 30
