@@ -32,7 +32,7 @@ from cwork.errors import (
 from stations.connection import cwork_client, shared_cwork_client
 from stations.forms import FORMS
 from stations.jobs import run_job
-from stations.models import Station
+from stations.models import State, Station
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ CODE_MESSAGES = {
     2003: _("This station is not available in CWork, or no longer exists there."),
     2004: _("CWork does not know this request on this station."),
     2005: _("CWork does not know this reason: the list may be out of date, reload the page."),
-    2006: _("This reason is archived in CWork: choose another."),
+    2006: _("This reason is archived in CWork; it has been removed from the list."),
     2007: _("This station is not in MDC mode in CWork, so its state cannot be set."),
     2010: _("CWork says a required value is missing."),
     2020: _("The station is already in this state."),
@@ -152,9 +152,17 @@ def perform(
     attempt.duration = time.monotonic() - started
     attempt.save(update_fields=["outcome", "cwork_code", "cwork_message", "duration"])
 
+    if code == 2006 and "state" in sent:
+        note_archived(sent["state"])
     if outcome in (Outcome.OK, Outcome.UNKNOWN):
         _repoll(None if own else client)
     return _result_of(attempt)
+
+
+def note_archived(state_cwork_id: int) -> None:
+    """Remember a reason CWork refused as archived (its state list does not say so), so the
+    forms stop offering it; an administrator can offer it again from the admin."""
+    State.objects.filter(cwork_id=state_cwork_id, archived=False).update(archived=True)
 
 
 def message_for(attempt: ActionAttempt) -> str:

@@ -50,6 +50,18 @@ class StateAdmin(FromCWork):
     )
     list_filter = ("oee_category", "archived")
     search_fields = ("name",)
+    actions = ("mark_archived", "unmark_archived")
+
+    @admin.action(description=_("Mark as archived in CWork (no longer offered)"))
+    def mark_archived(self, request, queryset) -> None:
+        """CWork's state list does not say which reasons are archived: an admin can."""
+        count = queryset.update(archived=True)
+        self.message_user(request, _("%(count)d reasons hidden from the lists.") % {"count": count})
+
+    @admin.action(description=_("Offer again (not archived in CWork)"))
+    def unmark_archived(self, request, queryset) -> None:
+        count = queryset.update(archived=False)
+        self.message_user(request, _("%(count)d reasons offered again.") % {"count": count})
 
     @admin.display(description=_("counts in the KPIs as"))
     def counts_as(self, obj: State) -> str:

@@ -28,10 +28,14 @@ def sync_catalogue(client: CWorkClient, *, now: datetime | None = None) -> Outco
             "close_day": s.close_day,
             "prod_percent": s.prod_percent,
             "use_percent": s.use_percent,
-            "archived": bool(s.extra.get("Archived", False)),
         }
         for s in states
     }
+    # CWork's state list carries no archived flag (a refusal with code 2006 or an
+    # administrator sets ours): only a list that does carry it for every state overrides it.
+    if states and all("Archived" in s.extra for s in states):
+        for s in states:
+            state_records[s.handle]["archived"] = bool(s.extra["Archived"])
     station_records = {
         s.handle: {
             "name": s.name,

@@ -557,3 +557,54 @@ def test_the_panel_is_shown_only_to_those_who_can_act(client, factory):
     assert "Reset part count" in body
     assert "Force automatic state" not in body
     assert "All reasons" not in body
+
+
+# --- issue 16: archived reasons, each form's own errors -----------------------------------
+
+
+def test_a_reason_cworks_refuses_as_archived_is_hidden_from_then_on(client, factory):
+    client.force_login(make_user("sup", *ALL))
+    station = factory.writable()
+    page = client.get(f"/stations/{station.pk}/").content.decode()
+    assert "Rework (old)" in page  # CWork's list does not say it is archived
+    response = client.post(
+        url(station, "change_state"),
+        {"state": ARCHIVED, "idempotency_key": key()},
+        HTTP_HX_REQUEST="true",
+    )
+    body = response.content.decode()
+    assert "This reason is archived in CWork; it has been removed from the list." in body
+    assert "Rework (old)" not in body
+    assert State.objects.get(cwork_id=ARCHIVED).archived
+    with factory.client() as cwork:  # the next catalogue sync does not offer it again
+        assert run_job("catalogue", client=cwork, publish=lambda event: None).ok
+    assert State.objects.get(cwork_id=ARCHIVED).archived
+    assert "Rework (old)" not in client.get(f"/stations/{station.pk}/").content.decode()
+
+
+def test_an_administrator_marks_and_unmarks_an_archived_reason(client, factory):
+    admin = get_user_model().objects.create_superuser("root", password="x" * 12)
+    client.force_login(admin)
+    state = State.objects.get(cwork_id=ARCHIVED)
+    for action, archived in (("mark_archived", True), ("unmark_archived", False)):
+        response = client.post(
+            "/admin/stations/state/", {"action": action, "_selected_action": [state.pk]}
+        )
+        assert response.status_code == 302
+        state.refresh_from_db()
+        assert state.archived is archived
+
+
+def test_each_state_form_shows_only_its_own_errors(client, factory):
+    client.force_login(make_user("sup", *ALL))
+    station = factory.writable()
+    response = client.post(
+        url(station, "change_state"),
+        {"state": "nonsense", "idempotency_key": key()},
+        HTTP_HX_REQUEST="true",
+    )
+    body = response.content.decode()
+    change = body[: body.index("Replace current state</summary>")]
+    replace = body[body.index("Replace current state</summary>") :]
+    assert "Choose a reason from the list." in change
+    assert "Choose a reason from the list." not in replace
