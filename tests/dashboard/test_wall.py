@@ -272,3 +272,79 @@ def _writable(sim):
 def _every_station_changes(sim) -> None:
     for station in _writable(sim):
         sim.world.change_state(station.cwork_id, other_state(sim, station.cwork_id), "")
+
+
+def test_a_kiosk_screens_tiles_are_not_links_on_its_page_nor_over_its_socket(sim, cwork, clock):
+    """A kiosk has no station pages: a tap on a tile must not lead to a login page."""
+    run_job("live", client=cwork, now=clock(), publish=lambda e: None)
+    _, token = screens.create_screen("Hall", {}, 20)
+    _, secret = screens.enrol(token)
+    cookie = f"{screens.DEVICE_COOKIE}={secret}".encode()
+    user_cookie = session_cookie()
+    handle = writable_station(sim)
+    state = other_state(sim, handle)
+
+    kiosk_page = Client()
+    kiosk_page.cookies[screens.DEVICE_COOKIE] = secret
+    body = kiosk_page.get("/wall/").content.decode()
+    assert body.count('<li id="tile-') == 12
+    assert body.count('<span class="tile-name">') == 12
+    assert "/stations/" not in body
+
+    async def scenario():
+        kiosk, user = socket("/ws/wall/", cookie), socket("/ws/wall/", user_cookie)
+        for ws in (kiosk, user):
+            connected, _ = await ws.connect()
+            assert connected
+        snapshots = [await ws.receive_from(timeout=5) for ws in (kiosk, user)]
+        sim.world.change_state(handle, state, "")
+        await database_sync_to_async(run_job)("live", client=cwork, now=clock())
+        frames = [await ws.receive_from(timeout=5) for ws in (kiosk, user)]
+        assert await kiosk.receive_nothing(timeout=0.3)  # one frame per poll
+        for ws in (kiosk, user):
+            await ws.disconnect()
+        return snapshots, frames
+
+    (kiosk_snapshot, user_snapshot), (kiosk_frame, user_frame) = async_to_sync(scenario)()
+    station = Station.objects.get(cwork_id=handle)
+    assert kiosk_snapshot.count('<span class="tile-name">') == 12
+    assert "<a " not in kiosk_snapshot
+    assert user_snapshot.count('<a class="tile-name"') == 12
+    assert f'id="tile-{station.pk}"' in kiosk_frame
+    assert "<a " not in kiosk_frame
+    assert f'href="/stations/{station.pk}/"' in user_frame
+    # Otherwise the very same tile.
+    link = f'<a class="tile-name" href="/stations/{station.pk}/">{station.name}</a>'
+    assert kiosk_frame == user_frame.replace(link, f'<span class="tile-name">{station.name}</span>')
+
+
+def test_a_kiosk_tile_is_the_users_tile_without_its_link(sim, cwork, clock):
+    run_job("live", client=cwork, now=clock(), publish=lambda e: None)
+    for tile in wall_module.wall_tiles(WallFilter(), clock()):
+        html = wall_module.render_tile(tile, oob=True)
+        assert wall_module.kiosk_tile(tile, html) == wall_module.render_tile(
+            tile, oob=True, kiosk=True
+        )
+    # A tile whose name is not where it is expected is drawn again, never sent with a link.
+    tile = wall_module.wall_tiles(WallFilter(), clock())[0]
+    assert wall_module.kiosk_tile(tile, "<li>changed</li>") == wall_module.render_tile(
+        tile, oob=False, kiosk=True
+    )
+
+
+def test_without_kiosk_screens_nothing_is_sent_for_them(sim, cwork, clock):
+    published = []
+    run_job("live", client=cwork, now=clock(), publish=published.append)
+    sent: list[str] = []
+    original = wall_module.events.send
+    wall_module.events.send = lambda group, message: sent.append(group)
+    try:
+        wall_module.publish_cycle(published[-1])
+        assert sent
+        assert not [group for group in sent if group.endswith(".kiosk")]
+        screens.create_screen("Hall", {}, 20)
+        sent.clear()
+        wall_module.publish_cycle(published[-1])
+        assert wall_module.language_group(ALL_GROUP, "en", kiosk=True) in sent
+    finally:
+        wall_module.events.send = original

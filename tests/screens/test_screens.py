@@ -547,3 +547,79 @@ def test_the_admin_never_shows_the_hashes(admin_client):
     assert screen.device_secret_hash not in body
     assert "hash" not in body
     assert admin_client.get("/admin/screens/screen/add/").status_code == 403
+
+
+# --- enrolling from a real browser's requests (CSRF checked) ---------------------------------
+
+
+def _confirmation(token: str):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    page = browser.get(f"/screens/enrol/{token}/")
+    form_token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode())
+    return browser, page, form_token.group(1)
+
+
+def test_the_enrolment_pages_keep_the_forms_origin_and_the_token_on_this_site(screen_token):
+    """``no-referrer`` made Chromium post the confirmation with ``Origin: null``: refused."""
+    _, token = screen_token
+    browser, page, form_token = _confirmation(token)
+    assert page["Referrer-Policy"] == "same-origin"
+    assert page["X-Robots-Tag"] == "noindex, nofollow"
+    response = browser.post(
+        f"/screens/enrol/{token}/",
+        {"csrfmiddlewaretoken": form_token},
+        headers={"Origin": "http://testserver"},
+    )
+    assert response.status_code == 303
+    assert response["Location"] == "/wall/"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert DEVICE_COOKIE in response.cookies
+
+
+def test_a_refused_confirmation_says_to_open_the_link_again_in_the_screens_language(
+    screen_token,
+):
+    screen, token = screen_token
+    screen.language = "fr"
+    screen.save()
+    browser, _, form_token = _confirmation(token)
+    browser.cookies.clear()  # the page was left open for too long, or cookies were dropped
+    response = browser.post(f"/screens/enrol/{token}/", {"csrfmiddlewaretoken": form_token})
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert "CSRF verification failed" not in body
+    assert "Ouvrir à nouveau le lien d'enregistrement" in body
+    assert f'href="/screens/enrol/{token}/"' in body
+    assert response["Referrer-Policy"] == "same-origin"
+    assert enrolment_screen(token) == screen  # the link is not used up
+
+
+def test_any_other_refused_form_says_what_to_do():
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    response = browser.post(
+        "/login/", {"username": "x"}, headers={"Referer": "http://testserver/login/"}
+    )
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert "CSRF verification failed" not in body
+    assert "This form has expired" in body
+    assert 'href="http://testserver/login/"' in body
+    elsewhere = browser.post("/login/", {}, headers={"Referer": "https://elsewhere.example/"})
+    assert "elsewhere.example" not in elsewhere.content.decode()
+
+
+def test_a_revoked_screens_wall_is_refused_in_plain_words(client, screen_token):
+    screen, token = screen_token
+    _, secret = enrol(token)
+    client.cookies[DEVICE_COOKIE] = secret
+    assert client.get("/wall/").status_code == 200
+    revoke(screen)
+    response = client.get("/wall/")
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert "This screen is no longer enrolled" in body
+    assert "new enrolment link" in body
