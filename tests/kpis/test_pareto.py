@@ -128,10 +128,10 @@ def test_no_stops_says_so():
 # ---- alarms --------------------------------------------------------------------------
 
 
-def test_alarms_by_code_count_starts_and_clip_durations():
+def test_alarms_by_code_count_every_occurrence_in_the_period_and_clip_durations():
     st = station()
     other = station(2, "Mill 2")
-    alarm(st, "E1", at(7), at(9), "Door open")  # started before: 1 h, counted once
+    alarm(st, "E1", at(7), at(9), "Door open")  # started before: 1 h, counted too
     alarm(st, "E1", at(10), at(10, 30), "Door open")  # 30 min
     alarm(other, "E1", at(11), at(11, 10), "Door open")  # 10 min
     alarm(st, "E2", at(12), None, "Low oil")  # active: until now, 1 h 30
@@ -139,7 +139,7 @@ def test_alarms_by_code_count_starts_and_clip_durations():
     pareto = alarm_pareto([st, other], at(8), at(16), now=at(13, 30))
 
     assert [(b.label, b.count, b.value) for b in pareto.bars] == [
-        ("E1 – Door open", 2, 6000.0),
+        ("E1 – Door open", 3, 6000.0),
         ("E2 – Low oil", 1, 5400.0),
     ]
     assert pareto.total == 11400.0

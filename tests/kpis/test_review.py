@@ -279,7 +279,11 @@ def test_a_difference_shows_both_figures_and_the_gap(settings):
     ours, theirs = kpis_of(), kpis_of(rt=18600)
     cells = {c.column.key: c for c in cells_of(ours, {}, differences(ours, theirs))}
     assert "differs" in cells["rt"].classes
-    assert (cells["rt"].text, cells["rt"].cwork, cells["rt"].delta) == ("5 h 00 min", "5 h 10 min", "-10 min 00 s")
+    assert (cells["rt"].text, cells["rt"].cwork, cells["rt"].delta) == (
+        "5 h 00 min",
+        "5 h 10 min",
+        "-10 min 00 s",
+    )
     assert "differs" in cells["availability"].classes
     assert cells["availability"].delta == "-2.2 pts"
     assert "differs" not in cells["ot"].classes
