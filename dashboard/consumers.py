@@ -107,6 +107,11 @@ class StationConsumer(LiveConsumer):
         if html is None:
             await self.close(code=FORBIDDEN)
             return
-        await self.join([wall.language_group(wall.station_group(station_id), language)])
+        await self.join(
+            [
+                wall.language_group(wall.station_group(station_id), language),
+                wall.language_group(wall.STATION_HEARTBEAT_GROUP, language),
+            ]
+        )
         await self.accept()
         await self.send(text_data=html)

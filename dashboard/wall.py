@@ -47,6 +47,11 @@ def station_group(station_id: int) -> str:
     return f"station.{station_id}"
 
 
+#: Every open station page hears each poll's heartbeat here (its own station's group hears
+#: only its changes), so that it shows stale data as stale as the wall does.
+STATION_HEARTBEAT_GROUP = "station.heartbeat"
+
+
 def language_group(group: str, language: str, *, kiosk: bool = False) -> str:
     """Sockets listen in one language: a group's messages are sent once per language in use.
 
@@ -166,9 +171,19 @@ def kiosk_tile(tile: Tile, html: str) -> str:
 
 
 def render_heartbeat(live_as_of: datetime | None, *, stale: bool) -> str:
-    return render_to_string(
-        "wall/_heartbeat.html", {"live_as_of": live_as_of, "stale": stale, "oob": True}
-    )
+    return render_to_string("wall/_heartbeat.html", heartbeat_context(live_as_of, stale=stale))
+
+
+def heartbeat_context(
+    live_as_of: datetime | None, *, stale: bool, oob: bool = True
+) -> dict[str, object]:
+    """What the heartbeat shows: the wall's and the station page's one mark of freshness."""
+    return {
+        "live_as_of": live_as_of,
+        "stale": stale,
+        "oob": oob,
+        "stale_after": stale_after().total_seconds(),
+    }
 
 
 def render_snapshot(
@@ -228,8 +243,10 @@ def render_station_live(
     if station is None:
         return None
     shift = (cached_figures() or {}).get(station_id)
+    health = ingest_health(now)
     with translation.override(language or translation.get_language()):
-        return _station_live_html(tile_for(station, stale=False, now=now, shift=shift), now)
+        html = _station_live_html(tile_for(station, stale=False, now=now, shift=shift), now)
+        return html + render_heartbeat(health.live_as_of, stale=health.stale)
 
 
 def _station_live_html(tile: Tile, now: datetime) -> str:
@@ -302,6 +319,10 @@ def publish_cycle(event: StationsChanged) -> None:
         _send_parts(language, groups | all_parts.keys(), all_parts, heartbeat)
         if kiosks:
             _send_parts(language, groups | kiosk_parts.keys(), kiosk_parts, heartbeat, kiosk=True)
+        events.send(
+            language_group(STATION_HEARTBEAT_GROUP, language),
+            {"type": HTML_MESSAGE, "html": heartbeat},
+        )
 
 
 def _send_parts(

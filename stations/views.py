@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET
 from accounts.permissions import visible_stations
 from alerts.views import station_alerts
 from kpis.current import figures_for, previous_shift_review, review_url
+from stations.health import ingest_health, stale_after
 from stations.models import Station
 from stations.station_selectors import station_detail, station_overview
 
@@ -63,7 +64,11 @@ def station_page_context(station: Station, **extra: Any) -> dict[str, Any]:
     day = station_detail(station, now)
     shift = figures_for(day.station, now)
     previous_label, previous_url = previous_shift_review(day.station, now)
+    health = ingest_health(now)
     return {
+        "live_as_of": health.live_as_of,
+        "stale": health.stale,
+        "stale_after": stale_after().total_seconds(),
         "shift": shift,
         "shift_review_url": review_url(shift) if shift else "",
         "previous_shift_label": previous_label,

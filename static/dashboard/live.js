@@ -3,8 +3,15 @@
 (function () {
   "use strict";
   var body = document.body;
-  var staleAfter = parseFloat(body.dataset.staleAfter || "6") * 1000;
+  /* How long without a heartbeat before the data is stale: the heartbeat says (a station
+   * page's body does not), else the wall's body. */
+  function staleAfter() {
+    var beat = document.getElementById("wall-heartbeat");
+    var seconds = (beat && beat.dataset.staleAfter) || body.dataset.staleAfter || "6";
+    return parseFloat(seconds) * 1000;
+  }
   var lastBeat = Date.now();
+  var lastLive = Date.now();  // the last moment the page's data was live (timers stop there)
   var socketOpen = false;
   var revoked = false;
   var attempts = 0;
@@ -48,6 +55,10 @@
 
   function tick() {
     var now = Date.now();
+    checkStale();
+    // Stale data is not live: times in state and pace marks stop where the last news left them.
+    if (body.classList.contains("stale")) now = lastLive;
+    else lastLive = now;
     document.querySelectorAll(".ticking[data-since]").forEach(function (el) {
       el.textContent = elapsed(now - Date.parse(el.dataset.since));
     });
@@ -59,7 +70,6 @@
     });
     var clock = document.getElementById("wall-clock");
     if (clock) clock.textContent = clockText(new Date());
-    checkStale();
     maybeReloadAtQuietHour();
   }
 
@@ -71,7 +81,7 @@
     if (revoked) text = banner.dataset.textRevoked;
     else if (!socketOpen && "WebSocket" in window) text = banner.dataset.textSocket;
     else if (!beat.dataset.liveAsOf) text = banner.dataset.textNever;
-    else if (beat.dataset.stale === "1" || Date.now() - lastBeat > staleAfter)
+    else if (beat.dataset.stale === "1" || Date.now() - lastBeat > staleAfter())
       text = banner.dataset.textStale.replace("%(time)s", beat.dataset.time);
     banner.hidden = !text;
     banner.textContent = text;
@@ -172,7 +182,7 @@
     socketOpen = false;
     setInterval(function () {
       htmx.ajax("GET", body.dataset.fallbackUrl, { swap: "none" }).then(function () { lastBeat = Date.now(); });
-    }, Math.max(2000, staleAfter / 3));
+    }, Math.max(2000, staleAfter() / 3));
   }
 
   window.addEventListener("resize", layout);
