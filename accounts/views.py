@@ -31,7 +31,9 @@ def preferences(request: HttpRequest) -> HttpResponse:
     profile, _created = Profile.objects.get_or_create(user=request.user)
     form = PreferencesForm(request.POST or None, instance=profile)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        saved = form.save()
+        # ``request.user.profile`` was read (with the old language) before the save.
+        request.user.profile = saved
         translation.activate(user_language(request.user))
         messages.success(request, translation.gettext("Your preferences are saved."))
         return redirect("preferences")

@@ -22,7 +22,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
@@ -60,6 +60,8 @@ STATION_ALERTS = 20
 RECENT_TESTS = 10
 
 PERMISSION = "accounts.manage_alerts"
+#: The query parameter naming a test's time on the page showing its result.
+TEST_SENT_AT = "sent"
 
 View = Callable[..., HttpResponse]
 
@@ -438,9 +440,27 @@ def rule_test(request: HttpRequest, pk: int) -> HttpResponse:
         "results": None,
     }
     if request.method == "POST":
-        sent = send_test(rule, timezone.now())
-        context["results"] = [(d, delivery_status(d)) for d in sent]
+        # Then a GET of the result: reloading it shows the result again, never sends again.
+        sent_at = timezone.now()
+        send_test(rule, sent_at)
+        url = reverse("alerts:rule_test", args=[rule.pk])
+        return _see_other(f"{url}?{urlencode({TEST_SENT_AT: sent_at.isoformat()})}")
+    sent_at = _sent_at(request)
+    if sent_at is not None:
+        sent = Delivery.objects.filter(rule=rule, kind=Delivery.Kind.TEST, created_at=sent_at)
+        context["results"] = [
+            (d, delivery_status(d)) for d in sent.order_by("level", "channel", "pk")
+        ]
     return render(request, "alerts/rule_test.html", context)
+
+
+def _sent_at(request: HttpRequest) -> datetime | None:
+    """When the test shown was sent (the query names it), or None if it names none."""
+    try:
+        moment = datetime.fromisoformat(request.GET.get(TEST_SENT_AT, ""))
+    except ValueError:
+        return None
+    return moment if timezone.is_aware(moment) else None
 
 
 # --- the history -------------------------------------------------------------------------------

@@ -29,3 +29,7 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
 ]
+
+handler403 = "dashboard.errors.forbidden"
+handler404 = "dashboard.errors.not_found"
+handler500 = "dashboard.errors.server_error"

@@ -504,7 +504,11 @@ def test_send_test_shows_each_recipients_result(client, manager, settings, monke
 
         page = client.get(f"/alerts/{rule.pk}/")
         assert f'action="/alerts/{rule.pk}/test/"' in page.content.decode()
-        response = client.post(f"/alerts/{rule.pk}/test/")
+        posted = client.post(f"/alerts/{rule.pk}/test/")
+        # Post, then see the result on a page of its own: reloading it sends nothing again.
+        assert posted.status_code == 303
+        assert posted["Location"].startswith(f"/alerts/{rule.pk}/test/?sent=")
+        response = client.get(posted["Location"])
 
     assert response.status_code == 200
     results = response.content.decode().split('id="results"', 1)[1].split("</ul>", 1)[0]
@@ -539,12 +543,30 @@ def test_send_test_shows_each_recipients_result(client, manager, settings, monke
     assert "Latest tests" in history
 
 
+def test_reloading_a_tests_result_sends_nothing_again(client, manager, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    rule = AlertRule.objects.create(name="Offline", condition=Condition.NOT_REPORTING)
+    EscalationLevel.objects.create(rule=rule, level=1, emails="ops@plant.example")
+    page = client.post(f"/alerts/{rule.pk}/test/", follow=True)
+    assert 'id="results"' in page.content.decode()
+    for _reload in range(3):
+        again = client.get(page.request["PATH_INFO"] + "?" + page.request["QUERY_STRING"])
+        assert 'class="recipient">ops@plant.example<' in again.content.decode()
+    assert Delivery.objects.filter(rule=rule, kind=Delivery.Kind.TEST).count() == 1
+    assert len(mail.outbox) == 1
+    # A garbled or foreign time shows no result and never a 500.
+    for value in ("yesterday", "2026-01-01T00:00:00", "2026-01-01T00:00:00+00:00"):
+        shown = client.get(f"/alerts/{rule.pk}/test/", {"sent": value})
+        assert shown.status_code == 200
+        assert 'recipient">ops' not in shown.content.decode()
+
+
 def test_send_test_on_a_rule_that_tells_no_one_says_so(client, manager):
     rule = AlertRule.objects.create(name="Quiet", condition=Condition.NOT_REPORTING)
     page = client.get(f"/alerts/{rule.pk}/test/").content.decode()
     assert "no one to send a test to" in page
-    response = client.post(f"/alerts/{rule.pk}/test/")
-    assert response.status_code == 200
+    response = client.post(f"/alerts/{rule.pk}/test/", follow=True)
+    assert response.redirect_chain[-1][1] == 303
     assert "Nothing was sent: this rule has no recipient." in response.content.decode()
     assert not Delivery.objects.exists()
 

@@ -68,6 +68,17 @@ def test_saving_a_language_switches_the_page_at_once():
     assert Profile.objects.get(user__username="chloe").language == ""
 
 
+def test_the_saved_message_is_in_the_language_just_chosen():
+    # A user who had chosen English: the page read their profile before the save.
+    client = user("emma", "en")
+    page = client.post("/preferences/", {"language": "fr"}, follow=True).content.decode()
+    assert '<html lang="fr">' in page
+    assert "Vos préférences sont enregistrées." in page
+    assert "Your preferences are saved." not in page
+    back = client.post("/preferences/", {"language": "en"}, follow=True).content.decode()
+    assert "Your preferences are saved." in back
+
+
 def test_an_unknown_language_is_refused_and_nothing_is_saved():
     client = user("dan", "fr")
     response = client.post("/preferences/", {"language": "xx"})

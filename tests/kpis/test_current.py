@@ -10,6 +10,7 @@ from urllib.parse import parse_qs
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -201,9 +202,28 @@ def test_a_refresh_never_passes_stale_data_off_as_live(sim, cwork, clock, publis
 
 @pytest.fixture
 def viewer(client):
-    user = get_user_model().objects.create_user("supervisor", password="x" * 12)
+    """A manager: the review links are for those who may open the review."""
+    user = get_user_model().objects.create_user("manager", password="x" * 12)
+    user.groups.add(Group.objects.get(name="Manager"))
     client.force_login(user)
     return client
+
+
+@pytest.mark.parametrize("role", ["Viewer", "Operator", "Supervisor"])
+def test_roles_without_the_review_see_no_link_to_it(client, sim, cwork, clock, role):
+    sync_catalogue(cwork, now=clock())
+    create_simulator_calendars(sorted(set(Station.objects.values_list("workshop", flat=True))))
+    poll_live(cwork, now=clock())
+    user = get_user_model().objects.create_user(role.lower(), password="x" * 12)
+    user.groups.add(Group.objects.get(name=role))
+    client.force_login(user)
+    station = Station.objects.filter(present_in_cwork=True).first()
+    page = client.get(f"/stations/{station.pk}/").content.decode()
+    assert "Current shift" in page
+    assert "/kpis/review/" not in page
+    assert "Review this shift" not in page
+    assert "Previous shift:" not in page
+    assert client.get("/kpis/review/").status_code == 403  # the premise
 
 
 def test_the_station_page_shows_the_current_shift_with_a_review_link(viewer, sim, cwork, clock):
