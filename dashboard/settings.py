@@ -80,6 +80,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After htmx and auth: it reads request.htmx and request.user on the way out.
+    "dashboard.refusals.HtmxRefusalMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"

@@ -23,7 +23,6 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
 from dashboard import languages
 from screens import services
@@ -49,10 +48,8 @@ def staff_required(view: View) -> View:
         if not user.is_authenticated:
             # After logging in, come back to the list: a POST cannot be replayed.
             target = request.get_full_path() if request.method == "GET" else _list_url()
-            response = redirect_to_login(target)
-            if request.htmx:  # a login page swapped into a row would be no use
-                return HttpResponseClientRedirect(response["Location"])
-            return response
+            # An htmx request gets a message and a login link instead (dashboard.refusals).
+            return redirect_to_login(target)
         if not user.is_staff:
             raise PermissionDenied
         return view(request, *args, **kwargs)

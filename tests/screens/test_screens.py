@@ -104,10 +104,15 @@ def test_anonymous_users_are_sent_to_log_in(client):
     assert not Screen.objects.exists()
 
 
-def test_anonymous_htmx_requests_are_redirected_whole(client, screen_token):
+def test_anonymous_htmx_requests_are_told_to_log_in(client, screen_token):
+    """A message and a login link beside the row (dashboard.refusals), not a whole-page
+    redirect that would lose the page."""
     screen, _ = screen_token
-    response = client.post(f"/screens/{screen.pk}/revoke/", headers={"HX-Request": "true"})
-    assert response["HX-Redirect"].startswith("/login/?next=")
+    headers = {"HX-Request": "true", "HX-Current-URL": "http://testserver/screens/"}
+    response = client.post(f"/screens/{screen.pk}/revoke/", headers=headers)
+    assert response.status_code == 401
+    assert response["X-Refusal"] == "login"
+    assert "/login/?next=%2Fscreens%2F" in response.content.decode()
     screen.refresh_from_db()
     assert screen.revoked_at is None
 
