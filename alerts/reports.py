@@ -41,7 +41,7 @@ from alerts.engine import Hit, RuleSpec, load_rules, raise_event, station_views
 from alerts.messages import absolute_url
 from alerts.models import Alert, AlertRule, Condition, Delivery, ReportSubscription, ShiftReport
 from alerts.outbox import queue_message
-from dashboard.formatting import format_seconds, local_moment
+from dashboard.formatting import format_duration, local_moment
 from dashboard.languages import user_language
 from kpis import exports
 from kpis.calendar import Calendars, CalendarSpec, Occurrence, find, occurrences
@@ -320,7 +320,7 @@ def _line(row: Row, parts: float | None) -> ReportLine:
         quality=cells["quality"],
         parts=_parts_text(parts),
         run=cells["rt"],
-        stop=format_seconds(stop),
+        stop=format_duration(stop),
         is_total=row.is_total,
     )
 

@@ -60,8 +60,3 @@ def format_duration(value: timedelta | float | None, *, signed: bool = False) ->
         secs = round(whole)
         text = _("%(minutes)d min %(seconds)02d s") % {"minutes": secs // 60, "seconds": secs % 60}
     return sign + text
-
-
-def format_seconds(seconds: float | None, *, signed: bool = False) -> str:
-    """Seconds (as the KPI figures keep them) in the one duration format."""
-    return format_duration(seconds, signed=signed)

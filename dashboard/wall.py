@@ -24,6 +24,7 @@ from django.utils import timezone, translation
 
 from dashboard.languages import languages_in_use
 from kpis.current import KPI_FIELD, cached_figures, current_generation
+from screens.models import Screen
 from stations import events
 from stations.events import StationsChanged
 from stations.health import ingest_health, stale_after
@@ -285,8 +286,6 @@ def _fan_out_parts(tiles: list[Tile], at: datetime, *, kiosks: bool = False) -> 
 def kiosks_in_use() -> bool:
     """Whether any kiosk screen may be listening (one cheap query per poll): a plant without
     kiosk screens sends nothing for them."""
-    from screens.models import Screen
-
     return Screen.objects.filter(revoked_at=None).exists()
 
 

@@ -140,10 +140,10 @@ def occurrences(
     for occ in sorted(found, key=lambda o: (o.start, o.name)):
         if occ.end <= start or occ.start >= end:
             continue
-        opening = tuple(_subtract(list(occ.opening), closures))
+        opening = tuple(subtract(list(occ.opening), closures))
         if not opening:
             continue
-        breaks = tuple(b for b in _subtract(list(occ.breaks), closures))
+        breaks = tuple(b for b in subtract(list(occ.breaks), closures))
         out.append(
             Occurrence(occ.name, occ.day, occ.start, occ.end, opening, clip_all(breaks, opening))
         )
@@ -272,7 +272,8 @@ def merge(spans: Iterable[Span]) -> list[Span]:
     return merged
 
 
-def _subtract(spans: list[Span], holes: list[Span]) -> list[Span]:
+def subtract(spans: list[Span], holes: list[Span]) -> list[Span]:
+    """The parts of ``spans`` outside every one of ``holes``."""
     out: list[Span] = []
     for s, e in spans:
         pieces = [(s, e)]

@@ -28,8 +28,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cwork import oee
-from dashboard.formatting import format_seconds, local_moment
-from kpis.calendar import Calendars, CalendarSpec, clip_all, occurrences, opening
+from dashboard.formatting import format_duration, local_moment
+from kpis.calendar import Calendars, CalendarSpec, clip_all, occurrences, opening, subtract
 from kpis.intervals import StatePiece, known_spans, state_pieces
 from kpis.mapping import bucket_of, state_buckets
 from kpis.models import CWorkFigures, PartCounting, PartTally
@@ -166,9 +166,10 @@ def _one(
         sources["no_data"] = _(
             "no state data for %(duration)s of the period (%(spans)s): left out of every time"
         ) % {
-            "duration": format_seconds(no_data),
+            "duration": format_duration(no_data),
             "spans": ", ".join(
-                f"{local_moment(s)} – {local_moment(e)}" for s, e in _holes(start, until, known)
+                f"{local_moment(s)} – {local_moment(e)}"
+                for s, e in subtract([(start, until)], known)
             ),
         }
     intervals = [oee.Interval(p.start, p.end, bucket_of(buckets, p.state_cwork_id)) for p in pieces]
@@ -253,18 +254,6 @@ def _one(
         cwork=comparable,
         differences=differences(kpis, comparable),
     )
-
-
-def _holes(start: datetime, until: datetime, known: list) -> list[tuple[datetime, datetime]]:
-    """The parts of [start, until) outside the sorted, merged ``known`` spans."""
-    out, cursor = [], start
-    for s, e in known:
-        if s > cursor:
-            out.append((cursor, s))
-        cursor = max(cursor, e)
-    if until > cursor:
-        out.append((cursor, until))
-    return out
 
 
 def differences(ours: oee.Kpis, cwork: oee.Kpis | None) -> list[Difference]:

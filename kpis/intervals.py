@@ -13,6 +13,7 @@ from datetime import datetime
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
+from kpis.calendar import merge
 from stations.models import LiveStatus, Station, Top
 
 
@@ -32,23 +33,16 @@ def overlapping(rows: QuerySet, start: datetime, until: datetime) -> QuerySet:
     return rows.filter(start__lt=until).filter(Q(end__isnull=True) | Q(end__gt=start))
 
 
-def known_spans(pieces: Iterable[StatePiece], start: datetime, until: datetime) -> list:
+def known_spans(
+    pieces: Iterable[StatePiece], start: datetime, until: datetime
+) -> list[tuple[datetime, datetime]]:
     """The parts of [start, until) some state piece covers, merged and in order.
 
     The rest is time with no state data: before the station's first stored top (the history
     reaches back only so far) or a hole the history has not back-filled yet. The KPIs leave
     it out of every time, the review shows it as "no data": unknown is not a stop.
     """
-    spans: list[tuple[datetime, datetime]] = []
-    for piece in sorted(pieces, key=lambda p: p.start):
-        s, e = max(piece.start, start), min(piece.end, until)
-        if e <= s:
-            continue
-        if spans and s <= spans[-1][1]:
-            spans[-1] = (spans[-1][0], max(e, spans[-1][1]))
-        else:
-            spans.append((s, e))
-    return spans
+    return merge((max(p.start, start), min(p.end, until)) for p in pieces)
 
 
 def state_pieces(

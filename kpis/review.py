@@ -18,7 +18,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
 from cwork import oee
-from dashboard.formatting import format_seconds
+from dashboard.formatting import format_duration
 from kpis.calendar import (
     Calendars,
     Occurrence,
@@ -162,7 +162,7 @@ def text_of(column: Column, value: float | None) -> str:
     if value is None:
         return "—"
     if column.kind == TIME:
-        return format_seconds(value)
+        return format_duration(value)
     if column.kind == RATE:
         return pct(value)
     return str(value)
@@ -246,7 +246,7 @@ def cells_of(kpis: oee.Kpis, sources: dict[str, str], diffs: list) -> list[Cell]
             elif diff.is_rate:
                 cell.delta = points(diff.delta)
             else:
-                cell.delta = format_seconds(diff.delta, signed=True)
+                cell.delta = format_duration(diff.delta, signed=True)
             cell.title = str(
                 _("ours %(ours)s, CWork %(cwork)s (%(delta)s)")
                 % {"ours": cell.text, "cwork": cell.cwork, "delta": cell.delta}
@@ -449,7 +449,7 @@ def _format(kind: str, value: float | None) -> str:
     if kind == RATE:
         return pct(value)
     if kind == TIME:
-        return format_seconds(value)
+        return format_duration(value)
     return f"{value:.0f}"
 
 
@@ -461,7 +461,7 @@ def _delta(kind: str, now: float | None, then: float | None) -> tuple[str, str]:
     if kind == RATE:
         return points(gap), css
     if kind == TIME:
-        return format_seconds(gap, signed=True), css
+        return format_duration(gap, signed=True), css
     return f"{gap:+.0f}", css
 
 

@@ -23,12 +23,20 @@
     return Math.random() * Math.min(30000, 3000 * Math.pow(2, retry));
   };
 
+  /* The one duration format (dashboard/formatting.py format_duration), rounded once to the
+   * smallest unit shown, so a ticking time reads as the server drew it. */
   function elapsed(ms) {
-    var s = Math.max(0, Math.floor(ms / 1000));
-    var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
-    if (h >= 24) return Math.floor(h / 24) + " d " + (h % 24) + " h";
-    if (h > 0) return h + " h " + (m < 10 ? "0" : "") + m + " min";
-    return m + " min " + (r < 10 ? "0" : "") + r + " s";
+    var s = Math.max(0, ms / 1000);
+    if (Math.round(s / 60) >= 24 * 60) {
+      var hours = Math.round(s / 3600);
+      return Math.floor(hours / 24) + " d " + (hours % 24) + " h";
+    }
+    if (Math.round(s) >= 3600) {
+      var minutes = Math.round(s / 60), m = minutes % 60;
+      return Math.floor(minutes / 60) + " h " + (m < 10 ? "0" : "") + m + " min";
+    }
+    var secs = Math.round(s), r = secs % 60;
+    return Math.floor(secs / 60) + " min " + (r < 10 ? "0" : "") + r + " s";
   }
 
   /* The clock and the quiet hour are the plant's (the server's TIME_ZONE), as every other
