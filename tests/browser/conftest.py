@@ -244,15 +244,24 @@ def chromium_path() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    processes = Stack(tmp_path_factory.mktemp("browser"))
+@contextlib.contextmanager
+def started_stack(
+    tmp_path_factory: pytest.TempPathFactory, stations: int = STATIONS
+) -> Iterator[Stack]:
+    """The simulator and the dashboard started, stopped on leaving."""
+    processes = Stack(tmp_path_factory.mktemp("browser"), stations=stations)
     try:
         processes.start_simulator()
         processes.start_dashboard()
         yield processes
     finally:
         processes.stop_all()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with started_stack(tmp_path_factory) as processes:
+        yield processes
 
 
 @pytest.fixture(scope="module")
@@ -267,6 +276,28 @@ def browser(chromium_path: Path) -> Iterator[Any]:
             yield launched
         finally:
             launched.close()
+
+
+@contextlib.contextmanager
+def logged_in_as(
+    browser: Any, stack: Stack, username: str, password: str, viewport: dict[str, int]
+) -> Iterator[Wall]:
+    """A page of a fresh browser session logged in as ``username`` (on its audit trail), its
+    console kept for a failure's report."""
+    ctx = browser.new_context(viewport=viewport, base_url=stack.web_url)
+    ctx.set_default_timeout(15_000)
+    try:
+        page = ctx.new_page()
+        watched = Wall(page)
+        watched.watch(page)
+        page.goto("/login/?next=/audit/")
+        page.fill("#id_username", username)
+        page.fill("#id_password", password)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/audit/", timeout=15_000)
+        yield watched
+    finally:
+        ctx.close()
 
 
 @contextlib.contextmanager

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from cwork.client import CWorkClient
-from tests.browser.conftest import API_KEY, POLL_INTERVAL, TABLET, Stack, Wall
+from tests.browser.conftest import API_KEY, POLL_INTERVAL, TABLET, Stack, Wall, logged_in_as
 
 pytestmark = pytest.mark.slow
 
@@ -58,20 +58,8 @@ def supervisor(browser: Any, stack: Stack) -> Iterator[Wall]:
     password = secrets.token_urlsafe(16)
     env = {"TEST_USERNAME": SUPERVISOR, "TEST_PASSWORD": password}
     stack.manage("shell", "-c", CREATE_SUPERVISOR, env=env)
-    ctx = browser.new_context(viewport=TABLET, base_url=stack.web_url)
-    ctx.set_default_timeout(15_000)
-    try:
-        page = ctx.new_page()
-        tablet = Wall(page)
-        tablet.watch(page)
-        page.goto("/login/?next=/audit/")
-        page.fill("#id_username", SUPERVISOR)
-        page.fill("#id_password", password)
-        page.click("button[type=submit]")
-        page.wait_for_url("**/audit/", timeout=15_000)
+    with logged_in_as(browser, stack, SUPERVISOR, password, TABLET) as tablet:
         yield tablet
-    finally:
-        ctx.close()
 
 
 def writable_station(stack: Stack, wall: Wall) -> tuple[Any, int, list[Any]]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import TABLET, Stack, Wall
+from tests.browser.conftest import TABLET, Stack, Wall, logged_in_as
 
 pytestmark = pytest.mark.slow
 
@@ -59,18 +59,8 @@ def supervisor(browser: Any, stack: Stack) -> Iterator[tuple[Wall, str, str]]:
     password = secrets.token_urlsafe(16)
     env = {"TEST_USERNAME": username, "TEST_PASSWORD": password}
     stack.manage("shell", "-c", CREATE_SUPERVISOR, env=env)
-    ctx = browser.new_context(viewport=TABLET, base_url=stack.web_url)
-    ctx.set_default_timeout(15_000)
-    try:
-        page = ctx.new_page()
-        tablet = Wall(page)
-        tablet.watch(page)
-        page.goto("/login/?next=/audit/")
-        log_in(page, username, password)
-        page.wait_for_url("**/audit/")
+    with logged_in_as(browser, stack, username, password, TABLET) as tablet:
         yield tablet, username, password
-    finally:
-        ctx.close()
 
 
 def fill_reset_form(page: Any, pk: int, value: str) -> Any:

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.browser.conftest import POLL_INTERVAL, STATIONS, TABLET, Stack, Wall
+from tests.browser.conftest import POLL_INTERVAL, TABLET, Stack, Wall, open_wall
 from tests.browser.test_wall import BANNER_HIDDEN, BANNER_STALE
 
 TICKING = """() => {
@@ -20,14 +20,8 @@ TICKED = "(before) => document.querySelector('#station-live .ticking').textConte
 
 def open_station(context: Any) -> Wall:
     """The page of a station with a time in state, on a tablet, its socket open and fresh."""
-    page = context.new_page()
-    page.set_viewport_size(TABLET)
-    station = Wall(page)
-    station.watch(page)
-    page.goto("/wall/")
-    page.wait_for_function(
-        "n => document.querySelectorAll('#wall-grid > li.tile').length === n", arg=STATIONS
-    )
+    station = open_wall(context, TABLET)
+    page = station.page
     ids = page.evaluate(
         "Array.from(document.querySelectorAll('#wall-grid > li.tile'), t => t.id.slice(5))"
     )

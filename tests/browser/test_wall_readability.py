@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import TABLET, TV, Stack, logged_in, open_wall
+from tests.browser.conftest import TABLET, TV, Stack, logged_in, open_wall, started_stack
 
 pytestmark = pytest.mark.slow
 
@@ -105,13 +105,8 @@ SHOWN_NAMES = """
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A factory of 40 stations: a full page of the wall."""
-    processes = Stack(tmp_path_factory.mktemp("browser"), stations=MANY)
-    try:
-        processes.start_simulator()
-        processes.start_dashboard()
+    with started_stack(tmp_path_factory, stations=MANY) as processes:
         yield processes
-    finally:
-        processes.stop_all()
 
 
 def set_language(stack: Stack, language: str) -> None:
