@@ -502,20 +502,23 @@ class Change:
 
 def change_states(stack: FaultStack, count: int, *, attempts: int = 20) -> list[Change]:
     """Change ``count`` writable stations to another standard state in the simulator. A write
-    refused by an injected fault never reached the world, so it is simply tried again."""
+    refused by an injected fault never reached the world, so it is simply tried again. The
+    three reads must all get through in one attempt (1 in 8 at half the requests failing), so
+    they get many more attempts than a single write."""
     from cwork.errors import CWorkError
 
     changes: list[Change] = []
     stored = stored_live(stack)
     with stack.client() as client:
-        for attempt in range(attempts):
+        read_attempts = attempts * 10
+        for attempt in range(read_attempts):
             try:
                 names = {s.handle: s.name for s in client.states()}
                 writable = {s.handle for s in client.stations() if s.mdc_mode and not s.disabled}
                 current = {s.station_id: s.state.handle for s in client.station_statuses()}
                 break
             except CWorkError:
-                if attempt == attempts - 1:
+                if attempt == read_attempts - 1:
                     raise
         done = {c.cwork_id for c in changes}
         # Producing machines keep a manual state longest: CWork ends it when production
