@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from alerts.engine import forget_cached
 from cwork.simulator import ManualClock, Simulator
@@ -22,6 +24,27 @@ def _plain_static_storage(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _compiled_translations() -> None:
+    """A plain ``pytest`` on a fresh clone reads French like ``make test`` does: the catalogues
+    are compiled first when a ``.mo`` is missing or older than its ``.po``."""
+    from dashboard.management.commands.compiletranslations import compile_catalogues
+
+    for root in settings.LOCALE_PATHS:
+        for po_path in Path(root).glob("*/LC_MESSAGES/*.po"):
+            mo_path = po_path.with_suffix(".mo")
+            if not mo_path.exists() or mo_path.stat().st_mtime < po_path.stat().st_mtime:
+                compile_catalogues([Path(root)])
+                break
+
+
+@pytest.fixture(autouse=True)
+def _quick_password_hashing(settings):
+    """Tests create and log in hundreds of users: the production hasher's million rounds cost a
+    third of a second each. Processes the tests start keep the production hasher."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)

@@ -533,7 +533,8 @@ def test_the_panel_offers_the_reason_tree_most_used_first(client, factory):
     body = client.get(f"/stations/{station.pk}/").content.decode()
 
     panel = body[body.index('id="station-actions"') :]
-    most_used = panel[: panel.index("All reasons")]
+    # From the list's heading: the "Now: …" line above it names the station's current state.
+    most_used = panel[panel.index("Most used here") : panel.index("All reasons")]
     assert most_used.index("No material") < most_used.index("Spindle failure")
     assert "Preventive maintenance" not in most_used
     assert "Rework (old)" not in panel  # archived: hidden
