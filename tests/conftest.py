@@ -11,6 +11,11 @@ from cwork.simulator import ManualClock, Simulator
 from dashboard.languages import forget_languages_in_use
 from kpis.mapping import forget_state_buckets
 from stations.events import StationsChanged
+from tests.workers import isolate_worker
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    isolate_worker(settings)
 
 
 @pytest.fixture(autouse=True)
@@ -45,6 +50,35 @@ def _quick_password_hashing(settings):
     """Tests create and log in hundreds of users: the production hasher's million rounds cost a
     third of a second each. Processes the tests start keep the production hasher."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _roles_present(request: pytest.FixtureRequest) -> None:
+    """A transactional test ends by emptying the database, taking the roles that migrations
+    made (``accounts/migrations/0002_roles``) with it (Django's permissions come back with the
+    flush's post-migrate). A test that uses the database finds them put back, so none depends
+    on running before a transactional one: test order changes under pytest-xdist."""
+    if request.node.get_closest_marker("django_db") is None:
+        if "transactional_db" in request.fixturenames:
+            request.getfixturevalue("transactional_db")
+        elif "db" in request.fixturenames:
+            request.getfixturevalue("db")
+        else:
+            return
+    from django.contrib.auth.models import Group, Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    from accounts.models import Profile
+    from accounts.roles import ROLE_PERMISSIONS
+
+    if Group.objects.filter(name__in=ROLE_PERMISSIONS).count() == len(ROLE_PERMISSIONS):
+        return
+    profile_type = ContentType.objects.get_for_model(Profile)
+    for name, codenames in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.set(
+            Permission.objects.filter(content_type=profile_type, codename__in=codenames)
+        )
 
 
 @pytest.fixture(autouse=True)

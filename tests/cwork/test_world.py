@@ -622,15 +622,10 @@ def test_real_clock_with_speed() -> None:
     assert (world.now() - start).total_seconds() >= 5
 
 
-def test_two_thousand_stations_build_fast() -> None:
+def test_two_thousand_stations_are_built_and_advance() -> None:
+    """The load benchmark's plant size (its speed is measured by bench/load.py, not here)."""
     clock = ManualClock(T0)
-    began = time.perf_counter()
     world = World(stations=2000, clock=clock)
-    statuses = world.statuses()
-    built = time.perf_counter() - began
-    assert len(statuses) == 2000
-    assert built < 8  # measured ~1.2 s; generous for slow CI machines
+    assert len(world.statuses()) == 2000
     clock.advance(1)
-    began = time.perf_counter()
-    world.statuses()
-    assert time.perf_counter() - began < 0.05  # measured ~0.2 ms
+    assert len(world.statuses()) == 2000
