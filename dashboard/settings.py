@@ -258,6 +258,8 @@ LIVE_PUBLISHER = "dashboard.wall.publish_cycle"
 # --- alerts and end-of-shift reports ---------------------------------------------------------
 #: The dashboard's address as people reach it: the links in e-mails and webhooks.
 SITE_URL = env.str("SITE_URL", "http://localhost:8000")
+#: Unset, ``runembedded`` puts the address it serves in SITE_URL, and production warns.
+SITE_URL_IS_SET = env.is_set("SITE_URL")
 #: Outgoing mail (alerts and reports). With no EMAIL_HOST, an embedded run writes each mail as
 #: a file in DATA_DIR/outbox (a demo can read them), and production records every e-mail
 #: delivery as failed with "no mail server is set", rather than pretend it was sent.
