@@ -57,19 +57,15 @@ def test_the_served_address_as_a_link(monkeypatch):
     assert served_url("::", 80) == "http://shopfloor-pc"
 
 
-def run_embedded(monkeypatch, host: str, port: int) -> tuple[dict[str, str], str]:
+def run_embedded(monkeypatch, settings, host: str, port: int) -> tuple[dict[str, str], str]:
     """``runembedded`` up to daphne's start: where links point once it serves, and what it
     printed (daphne, the scheduler and the simulator are stood in for)."""
     seen: dict[str, str] = {}
 
     class Server:
-        def __init__(self, **kwargs: object) -> None:
-            seen["endpoint"] = str(kwargs["endpoints"])
+        def __init__(self, **kwargs: object) -> None: ...
 
         def run(self) -> None:
-            from django.conf import settings
-
-            seen["SITE_URL"] = settings.SITE_URL
             seen["link"] = absolute_url("/wall/")
 
     class Scheduler:
@@ -79,6 +75,8 @@ def run_embedded(monkeypatch, host: str, port: int) -> tuple[dict[str, str], str
 
     from dashboard.management.commands import runembedded
 
+    # Embedded, whatever settings the suite runs with (CI's pass with production ones too).
+    settings.PRODUCTION = False
     monkeypatch.setattr("daphne.server.Server", Server)
     monkeypatch.setattr(runembedded, "EmbeddedScheduler", Scheduler)
     monkeypatch.setattr("stations.events.use_event_loop", lambda loop: None)
@@ -93,12 +91,12 @@ def run_embedded(monkeypatch, host: str, port: int) -> tuple[dict[str, str], str
 @pytest.mark.django_db
 def test_unset_site_url_follows_where_runembedded_serves(monkeypatch, settings):
     settings.SITE_URL, settings.SITE_URL_IS_SET = "http://localhost:8000", False
-    seen, output = run_embedded(monkeypatch, "192.168.1.20", 8123)
+    seen, output = run_embedded(monkeypatch, settings, "192.168.1.20", 8123)
     assert seen["link"] == "http://192.168.1.20:8123/wall/"
     assert "Links in e-mails: http://192.168.1.20:8123\n" in output
 
     settings.SITE_URL = "http://localhost:8000"
-    seen, output = run_embedded(monkeypatch, "0.0.0.0", 8000)  # noqa: S104
+    seen, output = run_embedded(monkeypatch, settings, "0.0.0.0", 8000)  # noqa: S104
     assert seen["link"] == "http://shopfloor-pc:8000/wall/"
     assert "http://shopfloor-pc:8000 (this machine's name: set SITE_URL" in output
 
@@ -106,7 +104,7 @@ def test_unset_site_url_follows_where_runembedded_serves(monkeypatch, settings):
 @pytest.mark.django_db
 def test_a_site_url_that_is_set_is_kept(monkeypatch, settings):
     settings.SITE_URL, settings.SITE_URL_IS_SET = "https://wall.plant.example", True
-    seen, output = run_embedded(monkeypatch, "0.0.0.0", 8000)  # noqa: S104
+    seen, output = run_embedded(monkeypatch, settings, "0.0.0.0", 8000)  # noqa: S104
     assert seen["link"] == "https://wall.plant.example/wall/"
     assert "Links in e-mails: https://wall.plant.example\n" in output
 
