@@ -10,6 +10,7 @@ from django.utils.translation import get_language_info, gettext, ngettext
 
 from accounts import throttle
 from accounts.models import Profile
+from dashboard.proxies import client_address
 
 
 class ThrottledLoginMixin:
@@ -20,7 +21,7 @@ class ThrottledLoginMixin:
 
     def clean(self):
         username = self.cleaned_data.get("username") or ""
-        address = throttle.client_address(self.request) if self.request else ""
+        address = client_address(self.request) if self.request else ""
         wait = throttle.blocked_for(username, address)
         if wait:
             self.retry_minutes = max(1, -(-wait // 60))

@@ -2,7 +2,8 @@
 
 Past the limit within the window, a login is refused before the password is checked, so the
 refusal tells nothing about the password. A successful login clears its user name's count
-(not its address's: one address can be a whole workshop's tablets behind one router).
+(not its address's: one address can be a whole workshop's tablets behind one router). The
+address is the client's, behind a trusted reverse proxy too (``dashboard.proxies``).
 """
 
 from __future__ import annotations
@@ -63,7 +64,3 @@ def record_failure(username: str, address: str) -> None:
 
 def clear(username: str) -> None:
     cache.delete(_keys(username, "")[0][0])
-
-
-def client_address(request) -> str:
-    return request.META.get("REMOTE_ADDR", "") or ""

@@ -10,6 +10,7 @@ class DashboardConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from accounts.models import Profile
+        from dashboard import checks  # noqa: F401 - registers the system checks
         from dashboard.languages import forget_languages_in_use
         from screens.models import Screen
 

@@ -7,6 +7,7 @@ set) the simulator, around daphne. Production runs the same functions in separat
 from __future__ import annotations
 
 import secrets
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from kpis.demo import create_simulator_calendars
 from screens import services as screens
 
 DEMO_USER = "demo"
+#: Hosts that mean "every interface": no one opens them, the machine's name stands in.
+EVERY_INTERFACE = ("0.0.0.0", "::", "")  # noqa: S104 - recognised, not bound
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,3 +69,13 @@ def start_simulator(host: str = "127.0.0.1") -> SimulatorServer:
     # The demo's KPIs follow the simulator's shifts (left alone once any calendar exists).
     create_simulator_calendars(sorted({s.workshop for s in simulator.world.stations}))
     return simulator.serve(host, settings.SIMULATOR_PORT)
+
+
+def served_url(host: str, port: int) -> str:
+    """The address ``runembedded --host --port`` serves, as a link in an e-mail: on every
+    interface (``0.0.0.0``, ``::``), under this machine's host name."""
+    if host in EVERY_INTERFACE:
+        host = socket.gethostname() or "localhost"
+    elif ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    return f"http://{host}" if port == 80 else f"http://{host}:{port}"

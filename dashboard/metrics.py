@@ -12,7 +12,6 @@ A scrape costs a handful of indexed queries: one grouped count of the poll recor
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import statistics
 import time
@@ -32,6 +31,7 @@ from prometheus_client.registry import Collector
 from alerts.models import Alert, Delivery
 from audit.models import ActionAttempt
 from audit.models import Outcome as ActionOutcome
+from dashboard import proxies
 from screens.models import Screen
 from stations.health import stale_after
 from stations.models import LiveStatus, PollRecord, SyncKind, SyncState
@@ -333,15 +333,11 @@ def exposition() -> bytes:
 
 
 def may_scrape(request: HttpRequest) -> bool:
-    """From an address in ``METRICS_ALLOWED``, or with ``METRICS_TOKEN`` as a bearer token."""
+    """From a client address in ``METRICS_ALLOWED`` (behind a trusted proxy, the one it
+    reports), or with ``METRICS_TOKEN`` as a bearer token."""
     token = settings.METRICS_TOKEN
     header = request.headers.get("Authorization", "")
     if token and header.startswith("Bearer "):
         return constant_time_compare(header.removeprefix("Bearer ").strip(), token)
-    try:
-        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
-    except ValueError:
-        return False
-    if address.version == 6 and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return any(address in network for network in settings.METRICS_ALLOWED)
+    address = proxies.parse_address(proxies.client_address(request))
+    return address is not None and any(address in network for network in settings.METRICS_ALLOWED)

@@ -70,6 +70,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: everything after it sees X-Forwarded-* only from a trusted proxy.
+    "dashboard.proxies.ProxyHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -188,7 +190,11 @@ STORAGES = {
 
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", PRODUCTION)
 SESSION_COOKIE_HTTPONLY = True
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
+#: The reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (their address
+#: as daphne sees it): the client's address is then the one the proxy reports (see
+#: dashboard/proxies.py), and a request is HTTPS when the proxy says it was.
+TRUSTED_PROXIES = env.networks("TRUSTED_PROXIES", [])
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXIES else None
 # Served over HTTPS (as secure cookies say): plain HTTP is redirected, except the health
 # check that load balancers and containers ask for on the inside.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", SESSION_COOKIE_SECURE)
@@ -252,6 +258,8 @@ LIVE_PUBLISHER = "dashboard.wall.publish_cycle"
 # --- alerts and end-of-shift reports ---------------------------------------------------------
 #: The dashboard's address as people reach it: the links in e-mails and webhooks.
 SITE_URL = env.str("SITE_URL", "http://localhost:8000")
+#: Unset, ``runembedded`` puts the address it serves in SITE_URL, and production warns.
+SITE_URL_IS_SET = env.is_set("SITE_URL")
 #: Outgoing mail (alerts and reports). With no EMAIL_HOST, an embedded run writes each mail as
 #: a file in DATA_DIR/outbox (a demo can read them), and production records every e-mail
 #: delivery as failed with "no mail server is set", rather than pretend it was sent.

@@ -106,6 +106,9 @@ def test_a_production_configuration_passes_the_deployment_checks(tmp_path):
         "ALLOWED_HOSTS": "wall.example",
         "CWORK_URL": "https://cwork.example",
         "CWORK_API_KEY": "k",
+        # Behind the HTTPS proxy, with the links in e-mails pointing at it.
+        "SITE_URL": "https://wall.example",
+        "TRUSTED_PROXIES": "10.0.0.5",
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -12,8 +14,11 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 
-from dashboard.embedded import DEMO_USER, demo_login
+from alerts.messages import absolute_url
+from dashboard import embedded
+from dashboard.embedded import DEMO_USER, demo_login, served_url
 from dashboard.schedule import Entry, beat_schedule
 from dashboard.scheduler import EmbeddedScheduler
 from devtools.processes import free_port
@@ -40,6 +45,68 @@ def test_no_demo_user_is_added_beside_real_users(tmp_path):
     get_user_model().objects.create_user("supervisor", password="x" * 12)
     assert demo_login(tmp_path).username == ""
     assert not get_user_model().objects.filter(username=DEMO_USER).exists()
+
+
+def test_the_served_address_as_a_link(monkeypatch):
+    monkeypatch.setattr(socket, "gethostname", lambda: "shopfloor-pc")
+    assert served_url("127.0.0.1", 8000) == "http://127.0.0.1:8000"
+    assert served_url("wall.plant.local", 8000) == "http://wall.plant.local:8000"
+    assert served_url("::1", 8000) == "http://[::1]:8000"
+    # Every interface is no address to open: the machine's name stands in.
+    assert served_url("0.0.0.0", 8000) == "http://shopfloor-pc:8000"  # noqa: S104
+    assert served_url("::", 80) == "http://shopfloor-pc"
+
+
+def run_embedded(monkeypatch, settings, host: str, port: int) -> tuple[dict[str, str], str]:
+    """``runembedded`` up to daphne's start: where links point once it serves, and what it
+    printed (daphne, the scheduler and the simulator are stood in for)."""
+    seen: dict[str, str] = {}
+
+    class Server:
+        def __init__(self, **kwargs: object) -> None: ...
+
+        def run(self) -> None:
+            seen["link"] = absolute_url("/wall/")
+
+    class Scheduler:
+        def start(self) -> None: ...
+
+        def stop(self) -> None: ...
+
+    from dashboard.management.commands import runembedded
+
+    # Embedded, whatever settings the suite runs with (CI's pass with production ones too).
+    settings.PRODUCTION = False
+    monkeypatch.setattr("daphne.server.Server", Server)
+    monkeypatch.setattr(runembedded, "EmbeddedScheduler", Scheduler)
+    monkeypatch.setattr("stations.events.use_event_loop", lambda loop: None)
+    monkeypatch.setattr(embedded, "prepare_database", lambda: None)
+    monkeypatch.setattr(embedded, "start_simulator", lambda: None)
+    monkeypatch.setattr(socket, "gethostname", lambda: "shopfloor-pc")
+    out = io.StringIO()
+    call_command("runembedded", host=host, port=port, stdout=out, no_color=True)
+    return seen, out.getvalue()
+
+
+@pytest.mark.django_db
+def test_unset_site_url_follows_where_runembedded_serves(monkeypatch, settings):
+    settings.SITE_URL, settings.SITE_URL_IS_SET = "http://localhost:8000", False
+    seen, output = run_embedded(monkeypatch, settings, "192.168.1.20", 8123)
+    assert seen["link"] == "http://192.168.1.20:8123/wall/"
+    assert "Links in e-mails: http://192.168.1.20:8123\n" in output
+
+    settings.SITE_URL = "http://localhost:8000"
+    seen, output = run_embedded(monkeypatch, settings, "0.0.0.0", 8000)  # noqa: S104
+    assert seen["link"] == "http://shopfloor-pc:8000/wall/"
+    assert "http://shopfloor-pc:8000 (this machine's name: set SITE_URL" in output
+
+
+@pytest.mark.django_db
+def test_a_site_url_that_is_set_is_kept(monkeypatch, settings):
+    settings.SITE_URL, settings.SITE_URL_IS_SET = "https://wall.plant.example", True
+    seen, output = run_embedded(monkeypatch, settings, "0.0.0.0", 8000)  # noqa: S104
+    assert seen["link"] == "https://wall.plant.example/wall/"
+    assert "Links in e-mails: https://wall.plant.example\n" in output
 
 
 def test_every_beat_entry_expires_within_its_interval():
@@ -129,3 +196,4 @@ def test_make_run_serves_live_data_from_the_simulator(tmp_path):
     assert f"http://127.0.0.1:{web}/" in output
     assert "log in as demo with password" in output
     assert "curl -s -u demo-key:" in output
+    assert f"Links in e-mails: http://127.0.0.1:{web}\n" in output

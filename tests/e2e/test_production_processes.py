@@ -182,3 +182,11 @@ def test_state_change_reaches_database_and_channel_layer(stack: Stack) -> None:
     timings = asyncio.run(change_state_end_to_end(stack))
     print(", ".join(f"{name} after {seconds:.1f} s" for name, seconds in timings.items()))
     assert timings["event received"] < PROPAGATION_TIMEOUT
+    # SITE_URL is not set here: web (before daphne starts) and the worker (once ready) say so.
+    for process in stack.processes.running:
+        if process.name in ("web", "worker"):
+            stack.wait_until(
+                f"{process.name} to warn that SITE_URL is not set",
+                lambda process=process: "(dashboard.W001) SITE_URL is not set" in process.output(),
+                STARTUP_TIMEOUT,
+            )

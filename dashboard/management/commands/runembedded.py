@@ -49,6 +49,8 @@ class Command(BaseCommand):
                     )
                     % {"port": settings.SIMULATOR_PORT, "error": exc}
                 ) from exc
+        if not settings.SITE_URL_IS_SET:  # the links in e-mails go where this serves
+            settings.SITE_URL = embedded.served_url(host, port)
         self._print_welcome(host, port, login, simulator is not None)
 
         from dashboard.asgi import application
@@ -98,6 +100,16 @@ class Command(BaseCommand):
             )
         else:
             out.write(_("CWork: %(url)s") % {"url": settings.CWORK_URL})
+        if settings.SITE_URL_IS_SET or host not in embedded.EVERY_INTERFACE:
+            out.write(_("Links in e-mails: %(url)s") % {"url": settings.SITE_URL})
+        else:
+            out.write(
+                _(
+                    "Links in e-mails: %(url)s (this machine's name: set SITE_URL if people "
+                    "open another address)"
+                )
+                % {"url": settings.SITE_URL}
+            )
         out.write(
             _("Polling every %(seconds)g s. Stop with Ctrl+C.")
             % {"seconds": settings.POLL_INTERVAL}
