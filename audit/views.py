@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django import forms
@@ -13,15 +15,78 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from accounts.permissions import Action
 from audit.models import ActionAttempt, ActionKind, Outcome
 from dashboard.spreadsheets import safe_cell
-from stations.models import Station
+from stations.forms import FORMS
+from stations.models import State, Station
 
 PAGE_SIZE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Detail:
+    """One value an attempt sent, as a reader of the trail sees it."""
+
+    label: str
+    text: str
+    #: The hover text: for a reason, its CWork id.
+    title: str = ""
+    #: A reason the state catalogue does not know (any more).
+    unknown: bool = False
+
+
+def details_of(attempts: Iterable[ActionAttempt]) -> list[tuple[ActionAttempt, list[Detail]]]:
+    """Each attempt with its values in words: a reason by its name (its id in the hover
+    text), a reason the catalogue no longer has by its id and "unknown state". One query for
+    the reasons of them all."""
+    attempts = list(attempts)
+    ids = {handle for a in attempts if (handle := _state_id(a)) is not None}
+    states = {s.cwork_id: s for s in State.objects.filter(cwork_id__in=ids)} if ids else {}
+    return [(attempt, _details(attempt, states)) for attempt in attempts]
+
+
+def _state_id(attempt: ActionAttempt) -> int | None:
+    """The reason's CWork id the attempt sent (a refused form's value is the text typed)."""
+    values = attempt.values if isinstance(attempt.values, dict) else {}
+    value = values.get("state")
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    return value if -(2**31) <= value < 2**31 else None  # what a state's id can be
+
+
+def _details(attempt: ActionAttempt, states: dict[int, State]) -> list[Detail]:
+    if not isinstance(attempt.values, dict):
+        return [Detail("", str(attempt.values))]
+    try:
+        fields = FORMS[Action(attempt.action)].base_fields
+    except ValueError:
+        fields = {}
+    out = []
+    for name, value in attempt.values.items():
+        label = str(fields[name].label) if name in fields else name
+        handle = _state_id(attempt) if name == "state" else None
+        if handle is None:  # not a reason, or no id (nothing chosen, text refused here)
+            out.append(Detail(label, "" if value is None else str(value)))
+            continue
+        state = states.get(handle)
+        ident = gettext("CWork state id %(id)s") % {"id": handle}
+        if state is None:
+            text = gettext("unknown state (id %(id)s)") % {"id": handle}
+            out.append(Detail(label, text, ident, unknown=True))
+        elif not state.present_in_cwork:
+            title = ident + " · " + gettext("no longer listed by CWork")
+            out.append(Detail(label, state.name, title))
+        else:
+            out.append(Detail(label, state.name, ident))
+    return out
 
 
 class AuditFilter(forms.Form):
@@ -83,7 +148,12 @@ def attempt_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "audit/list.html",
-        {"form": form, "page": page, "query": query.urlencode()},
+        {
+            "form": form,
+            "page": page,
+            "entries": details_of(page),
+            "query": query.urlencode(),
+        },
     )
 
 

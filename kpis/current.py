@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 
 from dashboard.formatting import local_time
 from kpis.calendar import Calendars, Occurrence, previous_shift, shift_at
-from kpis.engine import station_kpis
+from kpis.engine import PESSIMISTIC, station_kpis
 from kpis.forms import review_query
 from kpis.models import PartCounting, PartTally
 from stations.events import StationChange, StationsChanged
@@ -86,6 +86,20 @@ class ShiftFigures:
     @property
     def quality_percent(self) -> int | None:
         return _percent(self.quality)
+
+    @property
+    def oee_over(self) -> bool:
+        """Shown above 100 %: the reference cycle time is pessimistic (:data:`PESSIMISTIC`)."""
+        return (self.oee_percent or 0) > 100
+
+    @property
+    def performance_over(self) -> bool:
+        return (self.performance_percent or 0) > 100
+
+    @property
+    def over_note(self) -> str:
+        """What a figure above 100 % says on hover (the review's words)."""
+        return str(PESSIMISTIC)
 
     @property
     def reasons(self) -> dict[str, str]:

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cwork import oee
 from dashboard.formatting import format_duration, local_moment
@@ -40,6 +41,11 @@ SLOT = timedelta(minutes=15)
 #: The figures compared with CWork's, with how each is compared.
 TIME_FIGURES = ("ot", "ppt", "rt", "nrt", "fpt", "ft")
 RATE_FIGURES = ("availability", "performance", "quality", "oee")
+
+#: Why a performance above 100 % (and an OEE above 100 % with it) is no error: the job's
+#: reference cycle time is longer than the machine's real one. The review, the wall's tiles
+#: and the station page say it with these words.
+PESSIMISTIC = gettext_lazy("reference cycle time may be pessimistic")
 
 
 @dataclass(frozen=True, slots=True)

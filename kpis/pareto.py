@@ -9,6 +9,7 @@ active lasts until now.
 
 from __future__ import annotations
 
+import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -45,8 +46,51 @@ CUMULATIVE_WIDTH = 80
 HEADER = 22
 ROW = 28
 BAR_HEIGHT = 18
-#: Labels longer than this are cut in the drawing (the hover text has them whole).
-LABEL_CHARS = 38
+#: The labels' font size, in user units (set on each label, so the fit below is the drawing's).
+LABEL_SIZE = 12
+#: Room for a label, ending at LABEL_END: a longer one is cut with "…" (its bar's hover text
+#: has it whole). It starts at the viewBox's left edge at the earliest, on screen and printed.
+LABEL_WIDTH = LABEL_END - 4
+
+#: Advance widths of printable ASCII (" " to "~"), in thousandths of an em: the wider of
+#: DejaVu Sans and Liberation Sans (metric twin of Arial), so a label measured with them fits
+#: in the common sans-serif faces. Other characters count as their base letter ("é" as "e"),
+#: or as a whole em.
+ASCII_WIDTHS = (
+    318, 401, 460, 838, 636, 950, 780, 275, 390, 390, 500, 838, 318, 361, 318, 337,
+    636, 636, 636, 636, 636, 636, 636, 636, 636, 636, 337, 337, 838, 838, 838, 556,
+    1015, 684, 686, 722, 770, 667, 611, 778, 752, 295, 500, 667, 557, 863, 748, 787,
+    667, 787, 722, 667, 611, 732, 684, 989, 685, 667, 685, 390, 337, 390, 838, 556,
+    500, 613, 635, 550, 635, 615, 352, 635, 634, 278, 278, 579, 278, 974, 634, 612,
+    635, 635, 411, 521, 392, 634, 592, 818, 592, 592, 525, 636, 337, 636, 838,
+)  # fmt: skip
+ELLIPSIS = "…"
+
+
+def char_width(char: str) -> int:
+    """``char``'s advance width in thousandths of an em (see :data:`ASCII_WIDTHS`)."""
+    if unicodedata.category(char) in ("Mn", "Me", "Cf", "Cc"):
+        return 0  # accents drawn over the previous letter, invisible controls
+    code = ord(unicodedata.normalize("NFD", char)[0])
+    return ASCII_WIDTHS[code - 32] if 32 <= code < 127 else 1000
+
+
+def text_width(text: str, size: float = LABEL_SIZE) -> float:
+    """``text``'s width at font size ``size``, in the same units as ``size``."""
+    return sum(char_width(c) for c in text) * size / 1000
+
+
+def fit_text(text: str, width: float = LABEL_WIDTH, size: float = LABEL_SIZE) -> str:
+    """``text`` whole if it fits ``width`` at ``size``; otherwise its start and "…"."""
+    if text_width(text, size) <= width:
+        return text
+    budget = width * 1000 / size - char_width(ELLIPSIS)
+    used = 0
+    for end, char in enumerate(text):
+        used += char_width(char)
+        if used > budget:
+            return text[:end].rstrip() + ELLIPSIS
+    return text  # pragma: no cover - the whole text fitted
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +122,8 @@ class ParetoBar:
 
     @property
     def short_label(self) -> str:
-        if len(self.label) <= LABEL_CHARS:
-            return self.label
-        return self.label[: LABEL_CHARS - 1].rstrip() + "…"
+        """The label as drawn: cut with "…" when it would not fit left of the bars."""
+        return fit_text(self.label)
 
     @property
     def share_percent(self) -> float:
@@ -147,6 +190,7 @@ class Pareto:
     # Geometry for the template.
     view_width = VIEW_WIDTH
     label_end = LABEL_END
+    label_size = LABEL_SIZE
     bar_x = BAR_X
     bar_height = BAR_HEIGHT
     cumulative_start = CUMULATIVE_X

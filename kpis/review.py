@@ -27,7 +27,14 @@ from kpis.calendar import (
     previous_shift,
     same_shift_days_before,
 )
-from kpis.engine import SLOT, KpiReport, StationKpis, fresh_enough, station_kpis
+from kpis.engine import (
+    PESSIMISTIC,
+    SLOT,
+    KpiReport,
+    StationKpis,
+    fresh_enough,
+    station_kpis,
+)
 from kpis.forms import Period, PeriodKind, specs_of
 from kpis.intervals import state_pieces
 from kpis.models import PartCounting, PartTally
@@ -39,8 +46,6 @@ from stations.models import Station
 TIME = "time"
 RATE = "rate"
 COUNT = "count"
-
-PESSIMISTIC = _("reference cycle time may be pessimistic")
 
 
 @dataclass(frozen=True, slots=True)

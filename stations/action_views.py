@@ -38,7 +38,7 @@ FIELDS = {
     Action.CHANGE_STATE: ("state", "comment"),
     Action.REPLACE_STATE: ("state", "comment"),
     Action.FORCE_AUTO: (),
-    Action.RESET_PARTS: ("part_count",),
+    Action.RESET_PARTS: ("part_count", "confirm"),
 }
 
 
@@ -106,6 +106,7 @@ def panel_context(
     live = LiveStatus.objects.filter(station=station).first()
     panel["current_state"] = live.state if live else None
     panel["part_count"] = _current_count(live)
+    panel["part_target"] = live.part_target if live else None
     return panel
 
 

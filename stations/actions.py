@@ -119,11 +119,14 @@ def perform(
             return ActionResult(Outcome.FORBIDDEN, message)
         return _recorded(user, station, action, dict(values), key, Outcome.FORBIDDEN, message)
 
-    form = FORMS[action](data=values)
+    form = FORMS[action](data=values, station=station)
     if not form.is_valid():
         errors = {name: [str(e) for e in errs] for name, errs in form.errors.items()}
-        message = gettext("Nothing was sent: correct the values below.")
-        raw = {name: values.get(name) for name in form.fields}
+        if set(errors) == {"confirm"}:
+            message = gettext("Nothing was sent yet: confirm the count below.")
+        else:
+            message = gettext("Nothing was sent: correct the values below.")
+        raw = {name: values.get(name) for name in form.fields if name != "confirm"}
         return _recorded(user, station, action, raw, key, Outcome.INVALID, message, errors=errors)
 
     sent = form.values()

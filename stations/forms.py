@@ -12,7 +12,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.permissions import Action
-from stations.models import State
+from stations.models import LiveStatus, State, Station
 
 COMMENT_MAX_LENGTH = 500
 PART_COUNT_MAX = 1_000_000
@@ -38,7 +38,15 @@ class StateField(forms.IntegerField):
             raise forms.ValidationError(self.error_messages["archived"], code="archived")
 
 
-class ChangeStateForm(forms.Form):
+class ActionForm(forms.Form):
+    """An action's values; ``station`` (when given) is the one it is for."""
+
+    def __init__(self, *args, station: Station | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.station = station
+
+
+class ChangeStateForm(ActionForm):
     state = StateField(
         label=_("Reason"), error_messages={"required": _("Choose a reason from the list.")}
     )
@@ -62,12 +70,15 @@ class ReplaceStateForm(ChangeStateForm):
     pass
 
 
-class ForceAutoForm(forms.Form):
+class ForceAutoForm(ActionForm):
     def values(self) -> dict[str, object]:
         return {}
 
 
-class ResetPartsForm(forms.Form):
+class ResetPartsForm(ActionForm):
+    """A count above the station's part target is sent only once confirmed: ``confirm``
+    carries the count confirmed, so changing the count after confirming asks again."""
+
     part_count = forms.IntegerField(
         label=_("New initial count"),
         min_value=0,
@@ -77,12 +88,44 @@ class ResetPartsForm(forms.Form):
             "invalid": _("The count must be a whole number."),
         },
     )
+    confirm = forms.IntegerField(
+        label=_("Count confirmed above the target"), required=False, widget=forms.HiddenInput
+    )
+
+    def target(self) -> int | None:
+        """The station's part target as last read from CWork; None when it has none."""
+        if self.station is None:
+            return None
+        target = (
+            LiveStatus.objects.filter(station=self.station)
+            .values_list("part_target", flat=True)
+            .first()
+        )
+        return target or None
+
+    def clean(self):
+        data = super().clean()
+        count, target = data.get("part_count"), self.target()
+        above = count is not None and target is not None and count > target
+        if above and data.get("confirm") != count:
+            self.add_error(
+                "confirm",
+                forms.ValidationError(
+                    _(
+                        "%(count)s is above this station's target of %(target)s parts. "
+                        "Send it only if it is right."
+                    ),
+                    code="above_target",
+                    params={"count": count, "target": target},
+                ),
+            )
+        return data
 
     def values(self) -> dict[str, object]:
         return {"part_count": self.cleaned_data["part_count"]}
 
 
-FORMS: dict[Action, type[forms.Form]] = {
+FORMS: dict[Action, type[ActionForm]] = {
     Action.CHANGE_STATE: ChangeStateForm,
     Action.REPLACE_STATE: ReplaceStateForm,
     Action.FORCE_AUTO: ForceAutoForm,

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from audit.admin import ActionAttemptAdmin
 from audit.models import ActionAttempt, Outcome
-from stations.models import Station
+from stations.models import State, Station
 
 pytestmark = pytest.mark.django_db
 
@@ -125,6 +125,83 @@ def test_filters_narrow_the_list_and_the_export(auditor, trail, query, expected)
     assert sorted(row["idempotency_key"] for row in rows) == sorted(
         trail[name].idempotency_key for name in expected
     )
+
+
+def test_a_reason_shows_by_its_name_with_its_id_on_hover(auditor, trail):
+    State.objects.create(cwork_id=3, name="Tool change", synced_at=timezone.now())
+    page = auditor.get("/audit/").content.decode()
+    body = page[page.index("<tbody>") :]
+    assert "state=3" not in body
+    assert 'Reason: <span title="CWork state id 3">Tool change</span>' in body
+    assert "Comment: <span>=HYPERLINK(1)</span>" in body
+    assert "New initial count: <span>0</span>" in body
+
+
+def test_a_reason_gone_from_the_catalogue_shows_its_id_as_unknown(auditor, trail):
+    user = trail["alice"]
+    attempt(
+        user,
+        trail["mill"],
+        "replace_state",
+        datetime(2026, 11, 21, 8, 0, tzinfo=UTC),
+        values={"state": 9},
+    )
+    attempt(  # refused here: the text typed is kept as it came
+        user,
+        trail["mill"],
+        "change_state",
+        datetime(2026, 11, 22, 8, 0, tzinfo=UTC),
+        Outcome.INVALID,
+        values={"state": "nine", "comment": None},
+    )
+    attempt(
+        user,
+        trail["mill"],
+        "change_state",
+        datetime(2026, 11, 23, 8, 0, tzinfo=UTC),
+        Outcome.INVALID,
+        values={"state": "99999999999999999999999"},
+    )
+    State.objects.create(
+        cwork_id=4, name="Old setup", present_in_cwork=False, synced_at=timezone.now()
+    )
+    attempt(
+        user,
+        trail["mill"],
+        "change_state",
+        datetime(2026, 11, 24, 8, 0, tzinfo=UTC),
+        values={"state": 4},
+    )
+    response = auditor.get("/audit/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    body = body[body.index("<tbody>") :]
+    assert (
+        '<span class="audit-value unknown">Reason: '
+        '<span title="CWork state id 9">unknown state (id 9)</span></span>'
+    ) in body
+    assert "Reason: <span>nine</span>" in body
+    assert "unknown state (id 99999" not in body
+    assert "Reason: <span>99999999999999999999999</span>" in body
+    assert (
+        'Reason: <span title="CWork state id 4 · no longer listed by CWork">Old setup</span>'
+    ) in body
+
+
+def test_the_trail_reads_the_reasons_in_one_query(auditor, trail, django_assert_max_num_queries):
+    for n in range(30):
+        State.objects.create(cwork_id=100 + n, name=f"Reason {n}", synced_at=timezone.now())
+        attempt(
+            trail["bob"],
+            trail["lathe"],
+            "change_state",
+            datetime(2026, 11, 25, 8, n, tzinfo=UTC),
+            values={"state": 100 + n},
+        )
+    with django_assert_max_num_queries(12) as queries:
+        body = auditor.get("/audit/").content.decode()
+    assert "Reason 29" in body
+    assert sum("stations_state" in q["sql"] for q in queries.captured_queries) == 1
 
 
 def test_a_bad_filter_lists_nothing_rather_than_everything(auditor, trail):

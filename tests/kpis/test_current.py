@@ -30,6 +30,7 @@ from kpis.current import (
     review_url,
 )
 from kpis.demo import create_simulator_calendars
+from kpis.engine import PESSIMISTIC
 from kpis.figures import sync_cwork_figures
 from kpis.models import WEEKDAYS, Calendar, PartCounting, PartTally
 from kpis.tally import slot_of
@@ -164,6 +165,26 @@ def test_the_tile_shows_oee_and_availability_and_a_dash_for_blanks(sim, cwork, c
     assert "tile-kpis" not in ended
 
 
+def test_an_oee_above_100_percent_on_a_tile_is_marked_and_says_why(sim, cwork, clock):
+    stations = build(cwork, clock)
+    refresh_current_shift_figures(clock())
+    station = stations[0]
+    figures = replace(cached_figures()[station.pk], oee=1.18, performance=1.31)
+
+    html = wall.render_tile(tile_for(station, stale=False, now=clock(), shift=figures), oob=True)
+    why = str(PESSIMISTIC)  # the review's words, from one place
+    assert why == "reference cycle time may be pessimistic"
+    assert f'<span class="kpi-over" title="{why}">118&nbsp;%' in html
+    assert f'<span class="over-mark" role="img" aria-label="{why}">*</span>' in html
+    assert 'class="tile-kpis over"' in html  # its spaces pay for the mark (wall.css)
+
+    for shown in (1.0, 0.724, 1.004):  # 100 % as shown is no mark
+        plain = replace(figures, oee=shown)
+        html = wall.render_tile(tile_for(station, stale=False, now=clock(), shift=plain), oob=True)
+        assert "kpi-over" not in html
+        assert "over-mark" not in html
+
+
 def test_the_wall_snapshot_shows_the_cached_figures_and_follows_refreshes(sim, cwork, clock):
     stations = build(cwork, clock)
     before = "".join(wall.render_snapshot(wall.WallFilter(), clock()))
@@ -244,6 +265,32 @@ def test_the_station_page_shows_the_current_shift_with_a_review_link(viewer, sim
     assert query["scope"] == [f"w:{station.workshop}"]
     figures = current.figures_for(station, timezone.now())
     assert review_url(figures) == f"/kpis/review/?{link}"
+
+
+def test_the_station_page_marks_figures_above_100_percent_and_says_why(
+    viewer, sim, cwork, clock, monkeypatch
+):
+    import stations.views
+
+    sync_catalogue(cwork, now=clock())
+    poll_live(cwork, now=clock())
+    station = Station.objects.filter(present_in_cwork=True).first()
+    figures = current.figures_for(station, timezone.now())
+    assert figures is not None  # no calendar: open 24/7
+    over = replace(figures, oee=1.07, availability=0.9, performance=1.25, quality=0.95)
+    monkeypatch.setattr(stations.views, "figures_for", lambda station, now: over)
+
+    page = viewer.get(f"/stations/{station.pk}/").content.decode()
+    why = str(PESSIMISTIC)
+    assert f'<span class="total-time kpi-over" title="{why}">107&nbsp;%' in page
+    assert f'<span class="total-time kpi-over" title="{why}">125&nbsp;%' in page
+    assert f"Above 100 %: {why}." in page
+
+    plain = replace(over, oee=0.81, performance=0.9)
+    monkeypatch.setattr(stations.views, "figures_for", lambda station, now: plain)
+    page = viewer.get(f"/stations/{station.pk}/").content.decode()
+    assert "kpi-over" not in page
+    assert "Above 100 %" not in page
 
 
 def test_the_station_page_says_when_no_shift_runs(viewer, sim, cwork, clock, monkeypatch):

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
+from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.template.loader import render_to_string
 
 from kpis.models import Calendar, Shift
-from kpis.pareto import alarm_pareto, stop_pareto
+from kpis.pareto import (
+    LABEL_SIZE,
+    LABEL_WIDTH,
+    alarm_pareto,
+    fit_text,
+    stop_pareto,
+    text_width,
+)
 from stations.models import AlarmInterval, State, Station, Top
 
 pytestmark = pytest.mark.django_db
@@ -177,3 +185,65 @@ def test_the_fragment_draws_bars_values_and_cumulative():
     )
     assert "E1 – Door &lt;open&gt;" in alarms
     assert "1 time" in alarms
+
+
+# ---- labels that fit -----------------------------------------------------------------
+
+#: Wide labels: capitals and "W"s, accented letters, a long CNC message; a short one.
+LONG_MESSAGES = {
+    "WWW-9031": "MAIN SPINDLE MOTOR OVERHEAT — COOLANT PUMP PRESSURE LOW, CHECK FILTER",
+    "ÉMULSION": "ÉCART DE VITESSE BROCHE ÉLEVÉ, VÉRIFIER LE CAPTEUR ET LA COURROIE",
+    "M": "MMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMM",
+    "E1": "Door open",
+}
+
+
+def svg_labels(html: str):
+    """Each drawn label of the Pareto's SVG, with its bar's hover text."""
+    drawn = html[html.index("<svg") : html.index("</svg>") + 6]
+    svg = ElementTree.fromstring(drawn)  # noqa: S314 - our own fragment
+    return [
+        (g.find("text[@class='pareto-label']"), g.findtext("title") or "")
+        for g in svg.iter("g")
+        if "pareto-bar" in g.get("class", "")
+    ]
+
+
+def test_a_label_is_measured_not_counted():
+    assert text_width("WWWWWWWWWW", 12) == pytest.approx(10 * 0.989 * 12)
+    assert text_width("iiiiiiiiii", 12) < text_width("MMMMMMMMMM", 12) / 3
+    assert text_width("é") == text_width("e")  # an accent takes no room of its own
+    assert fit_text("Door open") == "Door open"
+    cut = fit_text("M" * 60)
+    assert cut.endswith("…")
+    assert text_width(cut) <= LABEL_WIDTH
+    assert text_width(cut[:-1] + "M…") > LABEL_WIDTH  # as long as fits, no shorter
+
+
+def test_long_alarm_labels_are_cut_to_fit_left_of_the_bars_and_hover_whole():
+    st = station()
+    for n, (code, message) in enumerate(LONG_MESSAGES.items()):
+        alarm(st, code, at(8 + n), at(8 + n, 50 - n), message)
+    pareto = alarm_pareto([st], at(8), at(16), now=at(20))
+    html = render_to_string("kpis/_pareto.html", {"pareto": pareto})
+
+    labels = svg_labels(html)
+    assert len(labels) == len(LONG_MESSAGES)
+    cut = 0
+    for text, title in labels:
+        shown = text.text or ""
+        size = float(text.get("font-size"))
+        end = float(text.get("x"))
+        assert size == LABEL_SIZE
+        assert text.get("text-anchor") == "end"
+        # It ends at LABEL_END, so it starts at end - width: never left of the viewBox.
+        assert end - text_width(shown, size) >= 0, (shown, text_width(shown, size))
+        if shown.endswith("…"):
+            cut += 1
+            whole = next(f"{c} – {m}" for c, m in LONG_MESSAGES.items() if title.startswith(c))
+            assert whole.startswith(shown[:-1].rstrip())
+            assert title.startswith(whole + ":")  # the hover text has the whole label
+        else:
+            assert title.startswith(shown + ":")
+    assert cut == 3
+    assert "E1 – Door open" in [text.text for text, _ in labels]

@@ -245,8 +245,43 @@ def test_the_limits_themselves_are_accepted(factory):
     station = factory.writable()
     target = other_state(factory.sim, station.cwork_id)
     assert perform(user, station, "change_state", {"state": target, "comment": "y" * 500}, key()).ok
-    assert perform(user, station, "reset_parts", {"part_count": 1_000_000}, key()).ok
+    top = {"part_count": 1_000_000, "confirm": 1_000_000}  # above the target: confirmed
+    assert perform(user, station, "reset_parts", top, key()).ok
     assert perform(user, station, "reset_parts", {"part_count": "0"}, key()).ok
+
+
+def test_a_count_above_the_target_is_sent_only_once_confirmed(factory):
+    user = make_user("sup", *ALL)
+    station = factory.writable()
+    handle = station.cwork_id
+    target = LiveStatus.objects.get(station=station).part_target
+    assert target
+    assert target < 1_000_000
+
+    asked = perform(user, station, "reset_parts", {"part_count": 1_000_000}, key())
+    assert asked.outcome == Outcome.INVALID
+    assert asked.message == "Nothing was sent yet: confirm the count below."
+    assert set(asked.errors) == {"confirm"}
+    assert f"above this station's target of {target} parts" in asked.errors["confirm"][0]
+    assert factory.wire.requests == 0
+    assert asked.attempt.values == {"part_count": 1_000_000}
+
+    # A confirmation of another count (the count changed since) asks again.
+    again = {"part_count": 900_000, "confirm": "1000000"}
+    assert set(perform(user, station, "reset_parts", again, key()).errors) == {"confirm"}
+    assert factory.wire.requests == 0
+
+    done = perform(
+        user, station, "reset_parts", {"part_count": "900000", "confirm": "900000"}, key()
+    )
+    assert done.ok, done.message
+    assert factory.sim.world.status(handle).parts_since_reset == 900_000
+    assert done.attempt.values == {"part_count": 900_000}
+
+    # At the target, or for a station without one, nothing is asked.
+    assert perform(user, station, "reset_parts", {"part_count": target}, key()).ok
+    LiveStatus.objects.filter(station=station).update(part_target=None)
+    assert perform(user, station, "reset_parts", {"part_count": 1_000_000}, key()).ok
 
 
 def test_the_same_key_twice_sends_once_and_answers_the_same(factory):
@@ -480,6 +515,39 @@ def test_bad_input_shows_the_form_error_and_sends_nothing(client, factory):
     )
     assert "at most 500 characters" in response.content.decode()
     assert factory.wire.requests == 0
+
+
+def test_a_count_above_the_target_asks_in_place_then_sends(client, factory):
+    client.force_login(make_user("sup", *ALL))
+    station = factory.writable()
+    target = LiveStatus.objects.get(station=station).part_target
+    response = client.post(
+        url(station, "reset_parts"),
+        {"part_count": "1000000", "idempotency_key": key()},
+        HTTP_HX_REQUEST="true",
+    )
+    body = response.content.decode()
+    assert body.lstrip().startswith('<section id="station-actions"')
+    assert "Nothing was sent yet: confirm the count below." in body
+    assert f"above this station&#x27;s target of {target} parts" in body
+    assert 'name="confirm" value="1000000"' in body
+    assert "Yes, set the count to 1000000" in body
+    assert 'value="1000000"' in body  # the count typed stays in its field
+    assert factory.wire.requests == 0
+
+    # Without JavaScript: the whole page, the same question; the second submit sends.
+    page = client.post(
+        url(station, "reset_parts"), {"part_count": "1000000", "idempotency_key": key()}
+    )
+    assert "<html" in page.content.decode()
+    assert 'name="confirm" value="1000000"' in page.content.decode()
+    confirmed = client.post(
+        url(station, "reset_parts"),
+        {"part_count": "1000000", "confirm": "1000000", "idempotency_key": key()},
+    )
+    assert str(OK_MESSAGES[Action.RESET_PARTS]) in confirmed.content.decode()
+    assert 'name="confirm"' not in confirmed.content.decode()
+    assert factory.wire.writes == [f"/ResetStationPartCount/{station.cwork_id}"]
 
 
 def test_a_double_submit_from_the_page_sends_once(client, factory):
