@@ -12,10 +12,10 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from dashboard.formatting import DAY_SECONDS, spreadsheet_duration_format
 from dashboard.spreadsheets import safe_cell
 from kpis.review import COLUMNS, COUNT, RATE, TIME, Review, Row
 
-DAY = 86400.0
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -96,16 +96,11 @@ def _header(sheet, names: list[str], widths: list[int]) -> None:
 
 def _kpis_sheet(sheet, review: Review, title: str) -> None:
     sheet.title = "KPIs"
-    names = [
-        _("Station"),
-        _("Workshop"),
-        *[
-            f"{c.short} ({_('h:mm') if c.kind == TIME else '%' if c.kind == RATE else _('count')})"
-            for c in COLUMNS
-        ],
-        _("Cross-check"),
-    ]
-    widths = [24, 16, *[12 for _c in COLUMNS], 40]
+    names = [_("Station"), _("Workshop"), *[f"{c.short} ({_unit(c.kind)})" for c in COLUMNS]]
+    names.append(_("Cross-check"))
+    # A duration is written "123 h 05 min": wider than a rate or a count.
+    widths = [24, 16, *[14 if c.kind == TIME else 12 for c in COLUMNS], 40]
+    durations = spreadsheet_duration_format()
     _header(sheet, [str(n) for n in names], widths)
     for row in [*review.rows, review.total]:
         values: list = [
@@ -116,7 +111,7 @@ def _kpis_sheet(sheet, review: Review, title: str) -> None:
             if cell.value is None:
                 values.append(None)
             elif cell.column.kind == TIME:
-                values.append(cell.value / DAY)
+                values.append(cell.value / DAY_SECONDS)
             else:
                 values.append(cell.value)
         values.append(_check_text(row))
@@ -125,7 +120,7 @@ def _kpis_sheet(sheet, review: Review, title: str) -> None:
         for index, cell in enumerate(row.cells, start=3):
             target = sheet.cell(row=number, column=index)
             if cell.column.kind == TIME:
-                target.number_format = "[h]:mm"
+                target.number_format = durations
             elif cell.column.kind == RATE:
                 target.number_format = "0.0%"
             else:
@@ -136,6 +131,16 @@ def _kpis_sheet(sheet, review: Review, title: str) -> None:
             for index in range(1, len(values) + 1):
                 sheet.cell(row=number, column=index).font = BOLD
     sheet.oddFooter.center.text = title
+
+
+def _unit(kind: str) -> str:
+    """What a column's cells hold, for its header: a duration is written as on the pages
+    (``spreadsheet_duration_format``), a rate as a percentage, a count as a whole number."""
+    if kind == TIME:
+        return _("duration")
+    if kind == RATE:
+        return "%"
+    return _("count")
 
 
 def _sources_sheet(sheet, review: Review) -> None:

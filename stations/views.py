@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -86,10 +87,17 @@ def station_page_context(station: Station, **extra: Any) -> dict[str, Any]:
 @never_cache
 @login_required
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """One station today; HTMX refreshes the day (with the live part out of band)."""
-    station = get_object_or_404(visible_stations(request.user), pk=pk)
-    context = station_page_context(station)
+    """One station today; HTMX refreshes the day (with the live part out of band).
+
+    A station the user may not see is not found; but when the open page's refresh asks for
+    it, the user's limit changed meanwhile: 403, which the page shows as "no longer allowed"
+    (the actions' answer already tells a hidden station from a missing one)."""
+    visible = visible_stations(request.user)
     fragment = _fragment_requested(request)
+    if fragment and not visible.filter(pk=pk).exists() and Station.objects.filter(pk=pk).exists():
+        raise PermissionDenied
+    station = get_object_or_404(visible, pk=pk)
+    context = station_page_context(station)
     if fragment:
         template = "stations/_station_day.html"
     else:

@@ -80,6 +80,14 @@
     save(kept);
   }
 
+  /* Each value put back is announced as if typed, once htmx has set up the page: a search
+   * sent as one types is sent again, so the rows shown are those it finds. */
+  function changed(field) {
+    ["input", "change"].forEach(function (type) {
+      field.dispatchEvent(new Event(type, {bubbles: true}));
+    });
+  }
+
   function restore() {
     var kept = load();
     var left = false;
@@ -92,10 +100,12 @@
         Array.prototype.forEach.call(form.elements, function (field) {
           if (field.name !== pair[0] || SKIPPED.indexOf(field.type) >= 0) return;
           if (field.type === "radio" || field.type === "checkbox") {
-            if (field.value === pair[1]) field.checked = true;
+            if (field.value !== pair[1]) return;
+            field.checked = true;
           } else {
             field.value = pair[1];
           }
+          changed(field);
         });
       });
       var details = form.closest("details");
@@ -127,5 +137,11 @@
     if (evt.detail.successful) clear(anchorOf(evt.detail.elt));
   });
 
-  restore();
+  /* After htmx has set the page up: it waits for the document as this does, and its script
+   * comes first. (A deferred script runs before DOMContentLoaded, not yet "complete".) */
+  if (document.readyState !== "complete") {
+    document.addEventListener("DOMContentLoaded", restore);
+  } else {
+    restore();
+  }
 })();

@@ -161,3 +161,17 @@ def test_another_stations_page_is_404_and_its_socket_refused(limited):
     code, first = async_to_sync(scenario)()
     assert code == 4403
     assert 'id="station-live"' in first
+
+
+def test_the_open_pages_refresh_of_a_station_no_longer_visible_says_no_longer_allowed(limited):
+    """Its page was open before the limit: the refresh is refused, not "not found"; a station
+    that does not exist is still not found, and the page itself still 404."""
+    client, _, _, _, outside = limited
+    htmx = {"HX-Request": "true", "HX-Current-URL": f"http://testserver/stations/{outside.pk}/"}
+    refused = client.get(f"/stations/{outside.pk}/", headers=htmx)
+    assert refused.status_code == 403
+    assert refused["X-Refusal"] == "forbidden"
+    assert "no longer allowed to see this" in refused.content.decode()
+    missing = Station.objects.order_by("-pk").first().pk + 1
+    assert client.get(f"/stations/{missing}/", headers=htmx).status_code == 404
+    assert client.get(f"/stations/{outside.pk}/").status_code == 404

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
+from django.utils import translation
 from openpyxl import load_workbook
 
 from accounts.models import Profile
+from dashboard.formatting import format_duration, spreadsheet_duration_format
 from kpis import views
 from kpis.calendar import Calendars, previous_shift
 from kpis.engine import station_kpis
-from kpis.review import COLUMNS
+from kpis.review import COLUMNS, TIME
 from stations.models import Station
 from tests.kpis.test_review import fill, user_in
 
@@ -108,6 +111,10 @@ def test_xlsx_sheets_formats_and_total(manager, filled, clock):
     sheet = book["KPIs"]
     header = [c.value for c in sheet[1]]
     assert header[0] == "Station"
+    # Durations are said to be durations: their cells write them as the pages do.
+    durations = [f"{c.short} (duration)" for c in COLUMNS if c.kind == TIME]
+    assert [name for name in header if name in durations] == durations
+    assert not [name for name in header if "h:mm" in str(name)]
     assert all(c.font.bold for c in sheet[1] if c.value)
     assert sheet.freeze_panes == "B2"
     assert sheet.column_dimensions["A"].width >= 20
@@ -119,7 +126,7 @@ def test_xlsx_sheets_formats_and_total(manager, filled, clock):
     assert sheet.max_row == 1 + stations + 1
     body = list(sheet.iter_rows(min_row=2, max_row=sheet.max_row))
     for row in body:
-        assert row[ppt_col - 1].number_format == "[h]:mm"
+        assert row[ppt_col - 1].number_format == spreadsheet_duration_format()
         assert row[oee_col - 1].number_format == "0.0%"
     total = body[-1]
     assert total[0].value == "TOTAL"
@@ -166,3 +173,36 @@ def test_a_bad_export_request_is_a_400_not_a_500(manager, filled):
     response = manager.get("/kpis/review/export.csv", {"period": "day", "date": "nope"})
     assert response.status_code == 400
     assert "valid date" in response.content.decode()
+
+
+#: A number format's sections: under a limit (in days), and the rest.
+SECTIONS = re.compile(r"\[<([\d.]+)\](.*?);(.*)")
+CODE = re.compile(r'"([^"]*)"|\[h\]|\[m\]|mm|ss')
+
+
+def rendered(number_format: str, seconds: float) -> str:
+    """How a spreadsheet shows ``seconds`` in the duration cell's format (its last unit
+    rounded): the section the value falls in, each code replaced by its figure."""
+    limit, short, long = SECTIONS.fullmatch(number_format).groups()
+    if seconds / 86400 < float(limit):
+        section, (big, small) = short, divmod(round(seconds), 60)
+        figures = {"[m]": str(big), "ss": f"{small:02d}"}
+    else:
+        section, (big, small) = long, divmod(round(seconds / 60), 60)
+        figures = {"[h]": str(big), "mm": f"{small:02d}"}
+    return CODE.sub(lambda m: figures[m[0]] if m[1] is None else m[1], section)
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+@pytest.mark.parametrize(
+    "seconds", [0, 5, 59.4, 59.6, 750, 3599.4, 3599.6, 3600, 3661, 53620, 86369]
+)
+def test_a_duration_cell_writes_its_duration_as_the_pages_do(language, seconds):
+    with translation.override(language):
+        assert rendered(spreadsheet_duration_format(), seconds) == format_duration(seconds)
+
+
+def test_a_day_or_more_stays_in_hours_in_a_spreadsheet():
+    """A spreadsheet has no count of days past a month: 1 d 9 h is 33 h 00 min there."""
+    assert format_duration(33 * 3600) == "1 d 9 h"
+    assert rendered(spreadsheet_duration_format(), 33 * 3600) == "33 h 00 min"

@@ -334,7 +334,9 @@ def test_other_workshops_pages_are_404_and_their_actions_reach_nothing(client, f
     client.force_login(user)
     assert client.get(f"/stations/{inside.pk}/").status_code == 200
     assert client.get(f"/stations/{outside.pk}/").status_code == 404
-    assert client.get(f"/stations/{outside.pk}/", headers={"HX-Request": "true"}).status_code == 404
+    # The open page's refresh, once a limit hides its station: refused, as its actions are.
+    refresh = client.get(f"/stations/{outside.pk}/", headers={"HX-Request": "true"})
+    assert (refresh.status_code, refresh["X-Refusal"]) == (403, "forbidden")
     overview = client.get("/stations/").content.decode()
     assert f'id="row-{outside.pk}"' not in overview
     assert f'id="tile-{outside.pk}"' not in client.get("/wall/").content.decode()
