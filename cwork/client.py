@@ -82,6 +82,8 @@ T = TypeVar("T")
 
 #: Retry policy for reads, in one place.
 DEFAULT_RETRIES = 2
+#: Seconds before a call the detected version lacks makes the client ask the server again.
+ASK_AGAIN_AFTER = 60.0
 BACKOFF_BASE = 0.25
 BACKOFF_CAP = 4.0
 #: HTTP statuses and CWork codes worth one more try for a read: the server or the path to it
@@ -132,12 +134,18 @@ class CWorkClient:
         retries: int = DEFAULT_RETRIES,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if not api_key:
             raise ValueError("an API key is required (CWork user's key, from its user panel)")
         self.base_url = base_url.rstrip("/")
         self.api_version = _as_version(api_version)
         self._server_version = _as_version(server_version) if server_version else None
+        #: A version given by the caller is kept; a detected one is asked again when a call
+        #: needs more (see ``ASK_AGAIN_AFTER``).
+        self._version_given = server_version is not None
+        self._monotonic = monotonic
+        self._detected_at = monotonic()
         self._detecting = threading.Lock()
         self.timeouts = timeouts or Timeouts()
         self.retries = max(0, retries)
@@ -207,10 +215,34 @@ class CWorkClient:
             raise CWorkVersionError("any endpoint", self.api_version, "none known")
         logger.info("CWork server answers API v%s", best)
         self._server_version = best
+        self._detected_at = self._monotonic()
         return best
 
+    def _may_ask_again(self) -> bool:
+        """CWork may have been upgraded since the version was detected, or the detection ran
+        while a fault refused versions the server has: a call the detected version lacks asks
+        the server again, at most once per ``ASK_AGAIN_AFTER``, never for a given version."""
+        if self._version_given or self.api_version <= (self._server_version or self.api_version):
+            return False
+        return self._monotonic() - self._detected_at >= ASK_AGAIN_AFTER
+
+    def _ask_again(self) -> ApiVersion:
+        with self._detecting:
+            if self._may_ask_again():
+                self._detected_at = self._monotonic()  # a failed detection waits its turn too
+                self.detect_version()  # keeps the version it had if CWork cannot say
+        return self.server_version
+
+    def _version_for(self, endpoint: Endpoint) -> ApiVersion:
+        """The version to call ``endpoint`` with, asking the server again if it lacks it."""
+        version = self.server_version
+        if endpoint.since > version and self._may_ask_again():
+            version = self._ask_again()
+        return version
+
     def supports(self, endpoint_name: str) -> bool:
-        return ENDPOINTS[endpoint_name].since <= self.server_version
+        endpoint = ENDPOINTS[endpoint_name]
+        return endpoint.since <= self._version_for(endpoint)
 
     # --- the one place requests are made ----------------------------------------------------
 
@@ -224,7 +256,7 @@ class CWorkClient:
         **path_params: Any,
     ) -> Any:
         endpoint = ENDPOINTS[name]
-        version = self.server_version
+        version = self._version_for(endpoint)
         if endpoint.since > version:
             raise CWorkVersionError(endpoint.name, endpoint.since, version)
         _check_request_fields(endpoint, version, params, json)

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cwork.client import BACKOFF_CAP, CWorkClient, Timeouts
+from cwork.client import ASK_AGAIN_AFTER, BACKOFF_CAP, CWorkClient, Timeouts
 from cwork.errors import (
     ERROR_CLASSES,
     CWorkAPIError,
@@ -852,3 +852,45 @@ def test_a_dropped_https_write_is_not_mistaken_for_a_tls_failure(sim, cert):
 def test_tls_options_on_a_plain_http_url_are_refused_not_ignored():
     with pytest.raises(ValueError, match="https://"):
         CWorkClient("http://cwork.local", "key", fingerprint="AB" * 32)
+
+
+class Monotonic:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_cwork_upgrade_is_noticed_by_the_next_call_that_needs_it_a_minute_on():
+    """A detection made while CWork was older (or while a fault refused its versions) must not
+    pin the client to that version until a restart: the history (tops, v1.10) would stop."""
+    server = VersionedCWork("1.9")
+    clock = Monotonic()
+    client = make_client(server, server_version=None, monotonic=clock)
+    assert client.server_version == ApiVersion(1, 9)
+    with pytest.raises(CWorkVersionError):
+        client.tops_page(1, datetime(2026, 11, 24, tzinfo=UTC), datetime(2026, 11, 25, tzinfo=UTC))
+    server.newest = ApiVersion(1, 16)
+    probes = server.paths().count("/states")
+    clock.now += ASK_AGAIN_AFTER / 2
+    assert not client.supports("tops")  # not asked again within the minute
+    assert server.paths().count("/states") == probes
+    clock.now += ASK_AGAIN_AFTER / 2
+    assert client.supports("tops")
+    assert client.server_version == ApiVersion(1, 16)
+    probes = server.paths().count("/states")
+    client.station_statuses()  # the batch call, no per-station fallback any more
+    assert server.requests[-1].url.path == "/station_statuses"
+    assert server.paths().count("/states") == probes
+
+
+def test_a_version_given_by_the_caller_is_never_asked_again():
+    server = VersionedCWork("1.16")
+    clock = Monotonic()
+    client = make_client(server, server_version="1.9", monotonic=clock)
+    clock.now += 10 * ASK_AGAIN_AFTER
+    assert not client.supports("tops")
+    assert "/states" not in server.paths()
