@@ -209,3 +209,27 @@ def test_the_french_station_page_bar_fits_one_line(browser, stack, kiosk_secret,
         assert logout.inner_text() == "Se déconnecter"
         assert logout.bounding_box()["height"] < 50
         page.screenshot(path=str(stack.workdir / f"station-fr-{viewport['width']}.png"))
+
+
+def test_no_page_asks_for_a_file_the_server_does_not_have(browser, stack, kiosk_secret):
+    """A 404 in the background fills the logs and hides real ones: the login page, the wall
+    and a station page load every file they ask for, and name their icon (else the browser
+    asks for /favicon.ico, which no page serves)."""
+    missing: list[str] = []
+    icons: list[str | None] = []
+    with signed_in(browser, stack, "administrator") as page:
+        page.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
+        for path in ("/login/", "/wall/", "/stations/", "station"):
+            if path == "station":
+                page.locator("#station-rows a").first.click()
+                page.wait_for_url("**/stations/*/")
+            else:
+                page.goto(path)
+            page.wait_for_load_state("networkidle")
+            icons.append(page.locator("link[rel=icon]").get_attribute("href"))
+        for href in set(icons):
+            assert href, icons
+            answer = page.request.get(href)
+            assert answer.status == 200, href
+            assert answer.headers["content-type"].startswith("image/svg+xml"), href
+    assert missing == []
