@@ -41,6 +41,10 @@ FIELDS = {
     Action.RESET_PARTS: ("part_count", "confirm"),
 }
 
+#: Posted by the "Change the number" button of the part-count question: back to the count's
+#: field with the number typed, nothing checked, sent or audited.
+EDIT_COUNT = "edit_count"
+
 
 #: The two state forms share one template: the action and its title (and button).
 STATE_FORMS = {
@@ -78,8 +82,10 @@ def panel_context(
     action: Action | None = None,
     result: actions.ActionResult | None = None,
     data: Any = None,
+    editing: bool = False,
 ) -> dict[str, Any]:
-    """What ``stations/_actions.html`` renders: allowed actions, reasons, fresh keys."""
+    """What ``stations/_actions.html`` renders: allowed actions, reasons, fresh keys.
+    ``editing``: the part count's form again, with the number typed (``data``), to change it."""
     user = request.user
     allowed = {a.value: can_act(user, a, station) for a in Action}
     panel: dict[str, Any] = {
@@ -91,12 +97,13 @@ def panel_context(
         "result": result,
         "errors": dict(result.errors) if result else {},
         "values": {},
+        "editing": editing,
         "comment_max": COMMENT_MAX_LENGTH,
         "part_count_max": PART_COUNT_MAX,
     }
     if not panel["any"]:
         return panel
-    if action and result and result.outcome == Outcome.INVALID and data is not None:
+    if action and data is not None and (editing or (result and result.outcome == Outcome.INVALID)):
         panel["values"] = {name: data.get(name, "") for name in FIELDS[action]}
     panel["state_forms"] = [
         (a.value, title) for a, title in STATE_FORMS.items() if allowed[a.value]
@@ -128,6 +135,11 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if not request.user.is_authenticated:  # anonymous users and kiosk screens
         raise PermissionDenied
     data = request.POST
+    if chosen == Action.RESET_PARTS and data.get(EDIT_COUNT):
+        if not can_act(request.user, chosen, station):
+            raise PermissionDenied
+        panel = panel_context(request, station, action=chosen, data=data, editing=True)
+        return _panel_response(request, station, panel)
     key = _key(data.get("idempotency_key"))
     values = {name: data.get(name) for name in FIELDS[chosen] if data.get(name) is not None}
     result = actions.perform(request.user, station, chosen, values, key)
@@ -136,6 +148,11 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if result.outcome in (Outcome.OK, Outcome.UNKNOWN):
         station.refresh_from_db()
     panel = panel_context(request, station, action=chosen, result=result, data=data)
+    return _panel_response(request, station, panel)
+
+
+def _panel_response(request: HttpRequest, station: Station, panel: dict[str, Any]) -> HttpResponse:
+    """The panel in place for HTMX; the whole station page with it without JavaScript."""
     if getattr(request, "htmx", False):
         response = render(request, "stations/_actions.html", {"panel": panel})
     else:

@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -246,12 +246,18 @@ def chromium_path() -> Path:
 
 @contextlib.contextmanager
 def started_stack(
-    tmp_path_factory: pytest.TempPathFactory, stations: int = STATIONS
+    tmp_path_factory: pytest.TempPathFactory,
+    stations: int = STATIONS,
+    prepare: Callable[[Stack], None] | None = None,
 ) -> Iterator[Stack]:
-    """The simulator and the dashboard started, stopped on leaving."""
+    """The simulator and the dashboard started, stopped on leaving; ``prepare`` runs in
+    between, once the simulator answers and before the dashboard starts (``Stack.manage``
+    against its data)."""
     processes = Stack(tmp_path_factory.mktemp("browser"), stations=stations)
     try:
         processes.start_simulator()
+        if prepare is not None:
+            prepare(processes)
         processes.start_dashboard()
         yield processes
     finally:

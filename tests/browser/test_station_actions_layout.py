@@ -53,6 +53,18 @@ BOX = """
 """
 
 
+#: The visible submit buttons of a form, by their text.
+SUBMITS = """
+(form) => Array.from(form.querySelectorAll("button[type=submit], button:not([type])"))
+  .filter(b => b.getBoundingClientRect().height > 0).map(b => b.textContent.trim())
+"""
+
+
+def submits(action: Any) -> list[str]:
+    """What the part count's form (in ``action``, its <details>) offers to press."""
+    return action.locator("form").evaluate(SUBMITS)
+
+
 @pytest.fixture(scope="module")
 def password(stack: Stack) -> str:
     """A new supervisor (a user of the "Supervisor" group, not a superuser)."""
@@ -159,10 +171,32 @@ def test_a_count_above_the_target_asks_in_place_before_sending(
     reset = page.locator("#station-actions details:has(form[action$='/reset_parts/'])")
     assert "above this station's target" in reset.locator(".confirm-above").inner_text()
     assert reset.locator("#reset-parts-value").input_value() == "1000000"
+    # The question's answer is the form's only submit, beside a way back to the number.
+    assert submits(reset) == ["Yes, set the count to 1000000", "Change the number"]
+    assert not reset.locator("#reset-parts-value").is_editable()
     confirm = reset.get_by_role("button", name="Yes, set the count to 1000000")
     confirm.scroll_into_view_if_needed()
     page.screenshot(path=str(Path(stack.workdir) / "station-confirm-1024.png"))
 
+    # Changing the number: its field again, the question and its answer gone.
+    reset.get_by_role("button", name="Change the number").click()
+    page.wait_for_function(
+        """() => !document.querySelector("#station-actions .confirm-above")
+             && !document.querySelector("#reset-parts-value").readOnly"""
+    )
+    reset = page.locator("#station-actions details:has(form[action$='/reset_parts/'])")
+    field = reset.locator("#reset-parts-value")
+    assert field.input_value() == "1000000"
+    assert page.evaluate("document.activeElement?.id") == "reset-parts-value"
+    assert submits(reset) == ["Confirm: reset the count"]
+    page.screenshot(path=str(Path(stack.workdir) / "station-confirm-changed-1024.png"))
+    field.fill("999999")
+    reset.get_by_role("button", name="Confirm: reset the count").click()
+    confirm = page.locator("#station-actions").get_by_role(
+        "button", name="Yes, set the count to 999999"
+    )
+    confirm.wait_for(state="visible")
+    assert page.evaluate("window.__marker") == 1, "the page was reloaded: not in place"
     confirm.click()
     page.wait_for_function(
         """() => document.querySelector(

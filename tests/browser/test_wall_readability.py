@@ -1,9 +1,14 @@
 """Reading the wall on the floor: from 5 m, the time in state and the parts against target are
 the largest figures after the name; nothing spills out of a tile at 24 or 40 stations a screen,
-on a TV or a tablet, in English or French; and a name cut short stays told apart.
+on a TV or a tablet, in English or French, with the running shift's figures in; no figure is
+cut (one the tile has no room for is left out whole, its value in its line's title); and a
+name cut short stays told apart.
 
 One stack of 40 stations (the wall's default page size) for the module; 24 tiles a screen is
-the same wall with the page size of 24 (the layout script reads it from the page).
+the same wall with the page size of 24 (the layout script reads it from the page). Its
+factory has a calendar with a shift running whatever the time, and CWork's figures for it
+fetched before the dashboard starts, so the tiles' first figures refresh (at start) fills
+their OEE and availability, as a running dashboard's tiles show them.
 """
 
 from __future__ import annotations
@@ -21,9 +26,38 @@ MANY = 40
 #: 1.2 % of a 1080-pixel screen: the cap height read from 5 m.
 MIN_CAP = 0.012 * 1080
 
+#: Run in ``manage.py shell`` before the dashboard starts: one calendar for every workshop,
+#: a shift all day every day (so one runs whenever the test does), and the stations, their
+#: history and CWork's figures for that shift synced from the simulator.
+PREPARE = """
+from datetime import time
+from kpis.models import Calendar, Shift
+from stations.jobs import run_job
+
+calendar = Calendar.objects.create(name="All day", is_default=True)
+Shift.objects.create(
+    calendar=calendar, name="Day", start=time(0), end=time(0), saturday=True, sunday=True
+)
+for kind in ("catalogue", "history", "kpis"):
+    result = run_job(kind, publish=lambda event: None)
+    assert result.ok, (kind, result.reason)
+"""
+
+#: The running shift's figures are on the tiles: every enabled tile has its line, and CWork's
+#: figures are in (an OEE shows as a number, not the "—" of a figure still waiting for them).
+FIGURES_SHOWN = """
+() => {
+  const tiles = Array.from(document.querySelectorAll("#wall-grid > li.tile:not(.disabled)"));
+  const lines = tiles.map(tile => tile.querySelector(".tile-kpis"));
+  return lines.length > 0 && lines.every(Boolean)
+    && lines.some(line => /^\\S+\\s+[0-9]/.test(line.textContent.trim()));
+}
+"""
+
 #: Per shown tile: cap heights of its ticking time and of its part count (a canvas measure of
-#: a "0" in each element's own font), and whatever does not fit: the tile's content past its
-#: box, or a figure cut by an ellipsis.
+#: a "0" in each element's own font), its KPI line's figures (each shown whole inside its line,
+#: or left out whole below it) and title, and whatever does not fit: the tile's content past
+#: its box, a figure cut by an ellipsis or by its line's edge.
 MEASURE = """
 () => {
   const ctx = document.createElement("canvas").getContext("2d");
@@ -33,15 +67,33 @@ MEASURE = """
     ctx.font = `${s.fontStyle} ${s.fontWeight} ${s.fontSize} ${s.fontFamily}`;
     return ctx.measureText("0").actualBoundingBoxAscent;
   }
+  const text = el => el.textContent.replace(/\\s+/g, " ").trim();
   const shown = "#wall-grid > li.tile:not([data-page-hidden])";
   return Array.from(document.querySelectorAll(shown)).map(tile => {
     const box = tile.getBoundingClientRect();
     const spills = [];
+    const line = tile.querySelector(".tile-kpis");
+    const lineBox = line && line.getBoundingClientRect();
+    // Its figures (the whole line if it is not split into figures).
+    const split = line ? Array.from(line.querySelectorAll(":scope > .kpi")) : [];
+    const items = line && lineBox.height ? (split.length ? split : [line]) : [];
+    const figures = items.map(el => {
+      const r = el.getBoundingClientRect();
+      const whole = r.left >= lineBox.left - 1 && r.right <= lineBox.right + 1
+        && r.top >= lineBox.top - 1 && r.bottom <= lineBox.bottom + 1
+        && r.right <= box.right + 1 && r.bottom <= box.bottom + 1
+        && el.scrollWidth <= el.clientWidth + 1;
+      const out = !whole && r.top >= lineBox.bottom - 1;
+      if (!whole && !out) spills.push(`kpi cut (${text(el)})`);
+      return {el, text: text(el), shown: whole, left_out: out};
+    });
+    const leftOut = figures.filter(f => f.left_out).map(f => f.el);
     if (tile.scrollHeight > tile.clientHeight + 1)
       spills.push(`height ${tile.scrollHeight} > ${tile.clientHeight}`);
     if (tile.scrollWidth > tile.clientWidth + 1)
       spills.push(`width ${tile.scrollWidth} > ${tile.clientWidth}`);
     for (const el of tile.querySelectorAll("*")) {
+      if (leftOut.some(f => f.contains(el))) continue;  // out of view whole, by design
       const r = el.getBoundingClientRect();
       if (!r.width && !r.height) continue;  // not displayed
       if (r.bottom > box.bottom + 1 || r.right > box.right + 1)
@@ -49,7 +101,7 @@ MEASURE = """
     }
     for (const el of tile.querySelectorAll(".tile-since, .tile-count, .tile-kpis"))
       if (el.getBoundingClientRect().width && el.scrollWidth > el.clientWidth + 1)
-        spills.push(`${el.className} cut (${el.textContent.trim()})`);
+        spills.push(`${el.className} cut (${text(el)})`);
     return {
       id: tile.id,
       name: tile.querySelector(".tile-name").textContent.trim(),
@@ -59,6 +111,8 @@ MEASURE = """
       name_cap: cap(tile.querySelector(".tile-name")),
       others: Array.from(
         tile.querySelectorAll(".tile-state, .tile-program, .tile-kpis, .tile-order")).map(cap),
+      figures: figures.map(({el, ...figure}) => figure),
+      title: line ? line.getAttribute("title").replace(/\\s+/g, " ") : "",
       spills,
     };
   });
@@ -105,7 +159,12 @@ SHOWN_NAMES = """
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A factory of 40 stations: a full page of the wall."""
-    with started_stack(tmp_path_factory, stations=MANY) as processes:
+
+    def prepare(stack: Stack) -> None:
+        stack.manage("migrate", "--verbosity", "0")
+        stack.manage("shell", "-c", PREPARE)
+
+    with started_stack(tmp_path_factory, stations=MANY, prepare=prepare) as processes:
         yield processes
 
 
@@ -120,7 +179,8 @@ def set_language(stack: Stack, language: str) -> None:
 
 
 def wall_of(context: Any, viewport: dict[str, int], per_page: int) -> Any:
-    """The wall with ``per_page`` tiles a screen, its snapshot in and figures ticking."""
+    """The wall with ``per_page`` tiles a screen, its snapshot in, times ticking and the
+    running shift's figures on its tiles."""
     view = open_wall(context, viewport, tiles=MANY)
     page = view.page
     page.wait_for_function(
@@ -129,6 +189,7 @@ def wall_of(context: Any, viewport: dict[str, int], per_page: int) -> Any:
     page.wait_for_function(
         "() => document.querySelector('#wall-grid .tile-since time')?.textContent.includes('min')"
     )
+    page.wait_for_function(FIGURES_SHOWN)
     page.evaluate(
         "n => { document.body.dataset.pageSize = String(n); dispatchEvent(new Event('resize')); }",
         per_page,
@@ -164,6 +225,17 @@ def test_time_in_state_and_parts_read_from_5_m_and_every_tile_fits(
                 assert len(tiles) == per_page, where
                 spilled = {t["id"]: t["spills"] for t in tiles if t["spills"]}
                 assert not spilled, f"{where}: content does not fit its tile: {spilled}"
+                lines = [t for t in tiles if t["figures"]]
+                assert lines, f"{where}: no tile shows the shift's figures"
+                for tile in lines:
+                    oee, *rest = tile["figures"]
+                    assert oee["shown"], f"{where}: the OEE is not shown whole: {tile}"
+                    for figure in rest:
+                        if figure["left_out"]:
+                            value = figure["text"].lstrip("· ")
+                            assert value in tile["title"], f"{where}: {value!r} is lost: {tile}"
+                    if viewport is TV:  # a TV's tiles have room for every figure
+                        assert all(f["shown"] for f in tile["figures"]), f"{where}: {tile}"
                 if viewport is not TV:
                     continue
                 since = [t for t in tiles if t["since"] is not None]

@@ -155,6 +155,10 @@ def test_the_tile_shows_oee_and_availability_and_a_dash_for_blanks(sim, cwork, c
     assert ">Avail.</abbr>&nbsp;<span title=" in html
     assert "—</span>" in html
     assert "0&nbsp;%" not in html
+    # Each figure whole in its own box (a small tile leaves the availability out, never cuts
+    # it: wall.css), and both in the line's title.
+    assert html.count('<span class="kpi">') == 2
+    assert f'title="{figures.shift_label} · OEE&nbsp;72&nbsp;% · Avail.&nbsp;—"' in html
 
     closed = wall.render_tile(tile_for(station, stale=False, now=clock()), oob=True)
     assert "tile-kpis" not in closed

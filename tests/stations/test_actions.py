@@ -8,7 +8,9 @@ a dropped answer from a transport that lets the request through and loses the re
 
 from __future__ import annotations
 
+import re
 import uuid
+from html import unescape
 
 import httpx
 import pytest
@@ -548,6 +550,73 @@ def test_a_count_above_the_target_asks_in_place_then_sends(client, factory):
     assert str(OK_MESSAGES[Action.RESET_PARTS]) in confirmed.content.decode()
     assert 'name="confirm"' not in confirmed.content.decode()
     assert factory.wire.writes == [f"/ResetStationPartCount/{station.cwork_id}"]
+
+
+def reset_form(response) -> str:
+    """The part count's form of a page or panel."""
+    found = re.search(r'<form[^>]*/reset_parts/"[\s\S]*?</form>', response.content.decode())
+    assert found, "no part count form"
+    return found.group(0)
+
+
+def submits(form: str) -> list[str]:
+    """The form's submit buttons, by their text."""
+    return [unescape(text).strip() for text in re.findall(r"<button[^>]*>(.*?)</button>", form)]
+
+
+@pytest.mark.parametrize("htmx", [True, False], ids=["in place", "without JavaScript"])
+def test_while_a_count_above_the_target_is_asked_its_answer_is_the_only_submit(
+    client, factory, htmx
+):
+    client.force_login(make_user("sup", *ALL))
+    station = factory.writable()
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    asked = reset_form(
+        client.post(
+            url(station, "reset_parts"),
+            {"part_count": "1000000", "idempotency_key": key()},
+            **headers,
+        )
+    )
+    # No "Confirm: reset the count" under the question: its answer, or back to the number.
+    assert submits(asked) == ["Yes, set the count to 1000000", "Change the number"]
+    assert re.search(r'id="reset-parts-value"[^>]*value="1000000"[^>]*readonly', asked)
+    audited = ActionAttempt.objects.count()
+
+    back = reset_form(
+        client.post(
+            url(station, "reset_parts"),
+            {"part_count": "1000000", "edit_count": "1", "idempotency_key": key()},
+            **headers,
+        )
+    )
+    assert submits(back) == ["Confirm: reset the count"]
+    assert re.search(r'id="reset-parts-value"[^>]*value="1000000"[^>]*autofocus', back)
+    assert "readonly" not in back
+    assert "confirm-above" not in back
+    assert ActionAttempt.objects.count() == audited  # nothing checked, sent or recorded
+    assert factory.wire.requests == 0
+
+    # The number changed: asked again, for that number.
+    again = reset_form(
+        client.post(
+            url(station, "reset_parts"),
+            {"part_count": "999999", "idempotency_key": key()},
+            **headers,
+        )
+    )
+    assert submits(again) == ["Yes, set the count to 999999", "Change the number"]
+    assert factory.wire.requests == 0
+
+
+def test_changing_the_number_is_for_those_who_may_reset_the_count(client, factory):
+    client.force_login(make_user("op", "change_station_state"))
+    station = factory.writable()
+    response = client.post(
+        url(station, "reset_parts"),
+        {"part_count": "1000000", "edit_count": "1", "idempotency_key": key()},
+    )
+    assert response.status_code == 403
 
 
 def test_a_double_submit_from_the_page_sends_once(client, factory):
