@@ -50,4 +50,4 @@ soak: $(STAMP)
 	$(BIN)/python bench/soak.py --minutes 60
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
