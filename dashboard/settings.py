@@ -217,11 +217,12 @@ LOGIN_FAILURE_WINDOW = env.integer("LOGIN_FAILURE_WINDOW", 15 * 60, minimum=60)
 
 # --- CWork ------------------------------------------------------------------------------------
 SIMULATOR_PORT = env.integer("SIMULATOR_PORT", 8081, minimum=1)
-CWORK_URL = env.url(
+_cwork_url = env.url(
     "CWORK_URL", ("http", "https"), None if PRODUCTION else f"http://127.0.0.1:{SIMULATOR_PORT}"
 )
-if CWORK_URL is None:
+if _cwork_url is None:
     raise ImproperlyConfigured("CWORK_URL must be set: the address of the CWork server.")
+CWORK_URL: str = _cwork_url
 #: With no CWORK_URL given, the embedded run starts the simulator and polls it.
 EMBEDDED_SIMULATOR = not PRODUCTION and not env.is_set("CWORK_URL")
 CWORK_API_KEY = env.text("CWORK_API_KEY", None if PRODUCTION else "demo-key", required=PRODUCTION)
