@@ -25,7 +25,7 @@ def _now() -> datetime:
 def _form(request: HttpRequest, now: datetime) -> tuple[ReviewForm, Calendars]:
     calendars = Calendars()
     stations = list(visible_stations(request.user).order_by("name", "pk"))
-    chosen = {key: value for key, value in request.GET.items() if value != ""}
+    chosen = {key: value for key, value in request.GET.dict().items() if value != ""}
     # Nothing chosen: one workshop's last shift; a choice that names no stations: all of them.
     scope = chosen.get("scope") or (ALL if chosen else None)
     data = {**default_data(stations, calendars, now, scope=scope), **chosen}
