@@ -107,8 +107,9 @@ class ResetPartsForm(ActionForm):
         )
         return target or None
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         count, target = data.get("part_count"), self.target()
         above = count is not None and target is not None and count > target
         if above and data.get("confirm") != count:
