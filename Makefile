@@ -8,7 +8,11 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # `make test PYTEST_WORKERS=` runs in one process.
 PYTEST_WORKERS ?= -n 2 --dist loadfile
 
-.PHONY: run test lint format bench soak simulator clean
+# What mypy checks (pyproject.toml's [tool.mypy]: django-stubs, no blanket ignore): every
+# package of the product, named one by one.
+TYPED := cwork dashboard stations kpis alerts accounts audit screens devtools manage.py
+
+.PHONY: run test lint typecheck format bench soak simulator clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,12 +30,16 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(TYPED)
 	$(BIN)/python manage.py compiletranslations
 	$(BIN)/python -m pytest $(PYTEST_WORKERS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy $(TYPED)
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
@@ -50,4 +58,4 @@ soak: $(STAMP)
 	$(BIN)/python bench/soak.py --minutes 60
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

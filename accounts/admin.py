@@ -5,6 +5,8 @@ Roles are the groups on the user's page (made by migration ``0002_roles``).
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -48,7 +50,9 @@ class ProfileForm(forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         current = list(self.instance.workshops or []) if self.instance.pk else []
-        self.fields["workshops"].choices = workshop_choices(current)
+        workshops = self.fields["workshops"]
+        assert isinstance(workshops, forms.ChoiceField)
+        workshops.choices = workshop_choices(current)
         self.initial["workshops"] = current
         self.initial["cwork_api_key"] = ""
         if self.instance.pk and self.instance.cwork_api_key:
@@ -63,8 +67,9 @@ class ProfileForm(forms.ModelForm):
         typed = self.cleaned_data.get("cwork_api_key", "").strip()
         return typed or (self.instance.cwork_api_key if self.instance.pk else "")
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if cleaned.get("clear_cwork_api_key"):
             cleaned["cwork_api_key"] = ""
         return cleaned

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django import forms
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -12,14 +14,19 @@ from accounts import throttle
 from accounts.models import Profile
 from dashboard.proxies import client_address
 
+if TYPE_CHECKING:
+    _LoginForm = AuthenticationForm  # what the mixin is mixed into, for the type checker
+else:
+    _LoginForm = object
 
-class ThrottledLoginMixin:
+
+class ThrottledLoginMixin(_LoginForm):
     """Checks the throttle before the password, and counts each failure."""
 
     #: Minutes to wait before trying again, when this attempt was refused for that.
     retry_minutes: int = 0
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username") or ""
         address = client_address(self.request) if self.request else ""
         wait = throttle.blocked_for(username, address)
@@ -68,5 +75,7 @@ class PreferencesForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["language"].choices = language_choices()
-        self.fields["language"].widget.attrs["aria-describedby"] = "language-help"
+        language = self.fields["language"]
+        assert isinstance(language, forms.ChoiceField)
+        language.choices = language_choices()
+        language.widget.attrs["aria-describedby"] = "language-help"

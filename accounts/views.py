@@ -28,13 +28,15 @@ class LoginView(auth_views.LoginView):
 @login_required
 def preferences(request: HttpRequest) -> HttpResponse:
     """The user's own settings. Saving switches this very page to the chosen language."""
-    profile, _created = Profile.objects.get_or_create(user=request.user)
+    user = request.user
+    assert user.is_authenticated  # login_required
+    profile, _created = Profile.objects.get_or_create(user=user)
     form = PreferencesForm(request.POST or None, instance=profile)
     if request.method == "POST" and form.is_valid():
         saved = form.save()
         # ``request.user.profile`` was read (with the old language) before the save.
-        request.user.profile = saved
-        translation.activate(user_language(request.user))
+        user.profile = saved
+        translation.activate(user_language(user))
         messages.success(request, translation.gettext("Your preferences are saved."))
         return redirect("preferences")
     return render(request, "accounts/preferences.html", {"form": form})

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from alerts import engine
@@ -78,9 +79,9 @@ class WebhookAdmin(admin.ModelAdmin):
     def shown_url(self, obj: Webhook) -> str:
         return masked_url(obj.url)
 
-    def get_fields(self, request, obj: Webhook | None = None) -> list[str]:
-        fields = ["name", "url", "format", "secret", "enabled"]
-        return [*fields, "clear_secret"] if obj is not None else fields
+    def get_fields(self, request: HttpRequest, obj: Webhook | None = None) -> tuple[str, ...]:
+        fields = ("name", "url", "format", "secret", "enabled")
+        return (*fields, "clear_secret") if obj is not None else fields
 
 
 @admin.register(Alert)

@@ -429,9 +429,10 @@ def _advance(
         if active and now - alert.since >= rule.hold:
             _fire(rule, alert, hit, now, result)
         return
-    if alert.suppressed or not active:
+    fired_at = alert.fired_at  # set when it fired
+    if alert.suppressed or not active or fired_at is None:
         return
-    due = [lv for lv in rule.levels if lv.level > alert.level and alert.fired_at + lv.delay <= now]
+    due = [lv for lv in rule.levels if lv.level > alert.level and fired_at + lv.delay <= now]
     if due:
         _tell(alert, Delivery.Kind.ESCALATED, [lv.level for lv in due], now, result)
         alert.level = max(lv.level for lv in due)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
 
 from django import forms
@@ -20,12 +20,14 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
+from django.forms.formsets import DELETION_FIELD_NAME
 from django.forms.models import BaseInlineFormSet, inlineformset_factory
 from django.utils.translation import gettext_lazy as _
 
 from alerts import engine
 from alerts.models import (
     MAX_LEVELS,
+    STOP_CATEGORIES,
     AlertRule,
     Condition,
     EscalationLevel,
@@ -172,29 +174,37 @@ class RuleForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         rule = self.instance
+        fields = self.fields
+        states, stations, shifts = fields["states"], fields["stations"], fields["shifts"]
+        assert isinstance(states, forms.ModelMultipleChoiceField)
+        assert isinstance(stations, forms.ModelMultipleChoiceField)
+        assert isinstance(shifts, forms.ModelMultipleChoiceField)
+        workshops, groups, condition = fields["workshops"], fields["groups"], fields["condition"]
+        stop_category = fields["stop_category"]
+        assert isinstance(workshops, forms.ChoiceField)
+        assert isinstance(groups, forms.ChoiceField)
+        assert isinstance(condition, forms.ChoiceField)
+        assert isinstance(stop_category, forms.ChoiceField)
         chosen_states = list(rule.states.values_list("pk", flat=True)) if rule.pk else []
-        self.fields["states"].queryset = State.objects.filter(
+        states.queryset = State.objects.filter(
             Q(archived=False) | Q(pk__in=chosen_states)
         ).order_by("name", "cwork_id")
-        self.fields["stations"].queryset = Station.objects.order_by("name", "cwork_id")
-        self.fields["shifts"].queryset = Shift.objects.select_related("calendar").order_by(
+        stations.queryset = Station.objects.order_by("name", "cwork_id")
+        shifts.queryset = Shift.objects.select_related("calendar").order_by(
             "calendar__name", "start", "name"
         )
-        workshops = [(w, w) for w in station_workshops()]
-        self.fields["workshops"].choices = _with_current(workshops, list(rule.workshops or []))
-        groups = [
+        known_workshops = [(w, w) for w in station_workshops()]
+        workshops.choices = _with_current(known_workshops, list(rule.workshops or []))
+        known_groups = [
             (name, f"{name} ({' · '.join(sorted(kinds))})")
             for name, kinds in sorted(station_groups().items())
         ]
-        self.fields["groups"].choices = _with_current(groups, list(rule.groups or []))
-        self.fields["condition"].choices = Condition.choices
-        self.fields["alarm_code"].help_text = _(
+        groups.choices = _with_current(known_groups, list(rule.groups or []))
+        condition.choices = Condition.choices
+        fields["alarm_code"].help_text = _(
             "Exact code, any case. Leave empty to match on the message only."
         )
-        self.fields["stop_category"].choices = [
-            ("", "—"),
-            *AlertRule._meta.get_field("stop_category").choices,
-        ]
+        stop_category.choices = [("", "—"), *STOP_CATEGORIES]
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
@@ -227,7 +237,8 @@ class RuleForm(forms.ModelForm):
         )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         condition = data.get("condition")
         if not condition:
             return data
@@ -263,7 +274,7 @@ class RuleForm(forms.ModelForm):
         }
         for name, conditions in FIELD_CONDITIONS.items():
             if condition not in conditions:
-                self._errors.pop(name, None)
+                self.errors.pop(name, None)
                 data[name] = empty[name]
         return data
 
@@ -333,8 +344,11 @@ class LevelForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         current = list(self.instance.users.values_list("pk", flat=True)) if self.instance.pk else []
-        self.fields["users"].queryset = recipient_users(current)
-        self.fields["webhooks"].queryset = Webhook.objects.order_by("name")
+        users, webhooks = self.fields["users"], self.fields["webhooks"]
+        assert isinstance(users, forms.ModelMultipleChoiceField)
+        assert isinstance(webhooks, forms.ModelMultipleChoiceField)
+        users.queryset = recipient_users(current)
+        webhooks.queryset = Webhook.objects.order_by("name")
 
     def clean_users(self) -> list[Any]:
         users = list(self.cleaned_data.get("users") or [])
@@ -367,7 +381,8 @@ class LevelForm(forms.ModelForm):
         return "\n".join(dict.fromkeys(addresses))
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if any(name in self.errors for name in ("users", "emails", "webhooks")):
             return data
         hooks = [hook for hook in data.get("webhooks") or [] if hook.enabled]
@@ -390,7 +405,8 @@ class BaseLevelFormSet(BaseInlineFormSet):
         kept = [
             form
             for form in self.forms
-            if getattr(form, "cleaned_data", None) and not self._should_delete_form(form)
+            if getattr(form, "cleaned_data", None)
+            and not form.cleaned_data.get(DELETION_FIELD_NAME, False)
         ]
         numbers = [form.cleaned_data.get("level") for form in kept]
         if None in numbers:
@@ -416,7 +432,12 @@ class BaseLevelFormSet(BaseInlineFormSet):
                 )
 
 
-def level_formset(rule: AlertRule, data: Any = None) -> BaseLevelFormSet:
+if TYPE_CHECKING:
+    #: The levels' formset as django-stubs types the factory's class (a BaseLevelFormSet).
+    LevelFormSet: TypeAlias = BaseInlineFormSet[EscalationLevel, AlertRule, LevelForm]
+
+
+def level_formset(rule: AlertRule, data: Any = None) -> LevelFormSet:
     """The levels of ``rule`` and empty rows up to three, numbered in order."""
     existing = rule.levels.count() if rule.pk else 0
     extra = max(0, MAX_LEVELS - existing)
@@ -443,7 +464,7 @@ def level_formset(rule: AlertRule, data: Any = None) -> BaseLevelFormSet:
     )
 
 
-def save_rule(form: RuleForm, levels: BaseLevelFormSet, user: Any) -> AlertRule:
+def save_rule(form: RuleForm, levels: LevelFormSet, user: Any) -> AlertRule:
     """The rule and its levels, in one transaction; the engine reads them afresh."""
     with transaction.atomic():
         rule = form.save(commit=False)
@@ -457,7 +478,7 @@ def save_rule(form: RuleForm, levels: BaseLevelFormSet, user: Any) -> AlertRule:
     return rule
 
 
-def save_levels(levels: BaseInlineFormSet, rule: AlertRule) -> None:
+def save_levels(levels: LevelFormSet, rule: AlertRule) -> None:
     """The levels a formset changed, added or deleted (inside the caller's transaction)."""
     changed = levels.save(commit=False)
     for level in levels.deleted_objects:

@@ -47,6 +47,7 @@ def _page(
 ) -> HttpResponse:
     """The whole page; ``mine`` and ``edited`` keep a refused form's ticks as they were."""
     user = request.user
+    assert user.is_authenticated  # every view of the page is login_required
     calendars = Calendars()
     chosen = subscribed_workshops(user) if mine is None else mine
     context: dict[str, Any] = {

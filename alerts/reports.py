@@ -298,10 +298,10 @@ def report_review(
     stations = list(Station.objects.order_by("name", "pk"))
     data = review_data(workshop=workshop, day=occ.day, shift=occ.name)
     form = ReviewForm(data, stations=stations, calendars=calendars)
-    if not form.is_valid() or form.period is None:
+    if not form.is_valid() or form.chosen_period is None:
         errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
         raise ReportUnavailable(errors or _("the shift review cannot be built"))
-    return form, build_review(form.stations, form.period, now=now, calendars=calendars)
+    return form, build_review(form.stations, form.chosen_period, now=now, calendars=calendars)
 
 
 def _parts_text(parts: float | None) -> str:

@@ -20,7 +20,7 @@ import json
 import logging
 import smtplib
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -59,7 +59,7 @@ MAX_ATTEMPTS = len(BACKOFF) + 1
 #: How long a claimed delivery is left to its sender before another may retry it.
 CLAIM = timedelta(minutes=5)
 #: Teams' card colour by kind of message.
-THEME_COLORS = {
+THEME_COLORS: dict[str, str] = {
     Delivery.Kind.FIRED: "D13438",
     Delivery.Kind.ESCALATED: "CA5010",
     Delivery.Kind.RESOLVED: "107C10",
@@ -379,7 +379,11 @@ def _current_webhook(delivery: Delivery) -> Webhook:
 
 def webhook_body(webhook_format: str, kind: str, payload: dict[str, Any]) -> bytes:
     """The exact bytes posted (and signed)."""
-    shape = {Webhook.Format.SLACK: _slack, Webhook.Format.TEAMS: _teams}.get(webhook_format, _plain)
+    shapes: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
+        Webhook.Format.SLACK: _slack,
+        Webhook.Format.TEAMS: _teams,
+    }
+    shape = shapes.get(webhook_format, _plain)
     return json.dumps(shape(kind, payload), ensure_ascii=False, separators=(",", ":")).encode()
 
 

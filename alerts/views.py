@@ -445,9 +445,9 @@ def rule_test(request: HttpRequest, pk: int) -> HttpResponse:
         send_test(rule, sent_at)
         url = reverse("alerts:rule_test", args=[rule.pk])
         return _see_other(f"{url}?{urlencode({TEST_SENT_AT: sent_at.isoformat()})}")
-    sent_at = _sent_at(request)
-    if sent_at is not None:
-        sent = Delivery.objects.filter(rule=rule, kind=Delivery.Kind.TEST, created_at=sent_at)
+    shown_at = _sent_at(request)
+    if shown_at is not None:
+        sent = Delivery.objects.filter(rule=rule, kind=Delivery.Kind.TEST, created_at=shown_at)
         context["results"] = [
             (d, delivery_status(d)) for d in sent.order_by("level", "channel", "pk")
         ]

@@ -385,7 +385,7 @@ class CWorkClient:
 
     def station_has_image(self, station_id: int) -> bool:
         answer = Fields(self._call("station_has_image", station_id=station_id), "hasimg")
-        return bool(answer.bool("Hasimage", "HasImage"))
+        return bool(answer.flag("Hasimage", "HasImage"))
 
     def station_image(self, station_id: int) -> StationImage:
         """The station's picture (CWork sends a default one when none is linked)."""
@@ -869,7 +869,7 @@ def _error_from(
         nested = fields.get("Error", "error")
         if isinstance(nested, dict):
             fields = Fields(nested, "error")
-        code = fields.int("ErrorCode", "Code", "error_code", "errorcode", "CWorkCode")
+        code = fields.integer("ErrorCode", "Code", "error_code", "errorcode", "CWorkCode")
         message = fields.text("Message", "ErrorMessage", "error_message", "Description")
         if not message and isinstance(nested, str):
             message = nested
@@ -879,7 +879,7 @@ def _error_from(
             error = RemoteDeletionFailed(
                 result.status_message, http_status=response.status_code, endpoint=endpoint
             )
-            error.details = result  # type: ignore[attr-defined]
+            error.details = result
             return error
     else:
         text = payload if isinstance(payload, str) else body.decode("utf-8", "replace").strip()

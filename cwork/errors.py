@@ -15,7 +15,10 @@ same codes.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from .models import MacroResult
 
 
 class CWorkError(Exception):
@@ -75,7 +78,7 @@ class CWorkVersionError(CWorkError):
 class CWorkAPIError(CWorkError):
     """CWork answered with an error code. ``code`` is CWork's, ``http_status`` the HTTP one."""
 
-    code: ClassVar[int] = 0
+    code: int = 0  # the class's CWork code; an instance keeps the one CWork sent (for_code)
     default_message: ClassVar[str] = "CWork returned an error"
     http_status_default: ClassVar[int] = 500
     by_code: ClassVar[dict[int, type[CWorkAPIError]]] = {}
@@ -93,7 +96,7 @@ class CWorkAPIError(CWorkError):
         http_status: int | None = None,
         endpoint: str = "",
     ) -> None:
-        self.code = code if code is not None else type(self).code  # type: ignore[misc]
+        self.code = code if code is not None else type(self).code
         self.message = message or self.default_message
         self.http_status = http_status if http_status is not None else self.http_status_default
         self.endpoint = endpoint
@@ -360,6 +363,8 @@ class SendFailed(CWorkServerError):
 class RemoteDeletionFailed(CWorkServerError):
     code = 2025
     default_message = "Remote deletion ressource returned an error"
+    #: CWork's account of the failed deletion (its macro's result), when it gave one.
+    details: MacroResult | None = None
 
 
 class NoLicense(CWorkLicenseError):

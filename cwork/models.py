@@ -21,10 +21,8 @@ logger = logging.getLogger("cwork.client")
 
 T = TypeVar("T")
 
-_MODEL = {"frozen": True, "slots": True, "kw_only": True}
 
-
-@dataclass(**_MODEL)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Model:
     extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     problems: tuple[str, ...] = field(default=(), repr=False, compare=False)
@@ -32,10 +30,15 @@ class Model:
     @classmethod
     def from_api(cls, raw: object) -> Self:
         fields = Fields(raw, cls.__name__)
-        values = cls._read(fields)  # type: ignore[attr-defined]  # each model defines _read
+        values = cls._read(fields)
         if fields.problems:
             logger.warning("CWork %s record read with problems: %s", cls.__name__, fields.problems)
         return cls(**values, extra=fields.extra(), problems=tuple(fields.problems))
+
+    @classmethod
+    def _read(cls, f: Fields) -> dict[str, Any]:
+        """The model's own fields read from CWork's record (each model defines it)."""
+        raise NotImplementedError
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +99,7 @@ def unwrap_single(payload: object, what: str) -> object:
 # --- users and groups -----------------------------------------------------------------------
 
 
-@dataclass(**_MODEL)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class User(Model):
     handle: int
     login: str
@@ -110,14 +113,14 @@ class User(Model):
     @classmethod
     def _read(cls, f: Fields) -> dict[str, Any]:
         return {
-            "handle": f.int("Handle", required=True),
+            "handle": f.integer("Handle", required=True),
             "login": f.text("Login"),
             "name": f.text("Name"),
             "mail": f.text("Mail"),
             "phone": f.text("Phone"),
             "group": f.text("Group"),
-            "group_id": f.int("GroupID", "GroupId"),
-            "visible": f.bool("Visible"),
+            "group_id": f.integer("GroupID", "GroupId"),
+            "visible": f.flag("Visible"),
         }
 
 
@@ -137,7 +140,7 @@ _GROUP_NON_FLAGS = {
 }
 
 
-@dataclass(**_MODEL)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Group(Model):
     group_id: int
     name: str
@@ -164,11 +167,11 @@ class Group(Model):
                 continue
             if not key.startswith("Can") and to_bool(value) is None:
                 continue  # not a flag (a field of a newer CWork): kept in ``extra``
-            flag = f.bool(key)
+            flag = f.flag(key)
             if flag is not None:
                 permissions[key] = flag
         return {
-            "group_id": f.int("GroupId", "GroupID", "Handle", required=True),
+            "group_id": f.integer("GroupId", "GroupID", "Handle", required=True),
             "name": f.text("GroupName", "Name"),
             "scenario_name": f.text("ScenarioName"),
             "permissions": permissions,
@@ -176,8 +179,8 @@ class Group(Model):
             "status_can_change": f.str_list("StatusCanChange"),
             "station_allow": f.str_list("StationAllow"),
             "status_not_certif": f.str_list("StatusNotCertif"),
-            "uses_dnc": f.bool("UseCwo"),
-            "uses_prod": f.bool("UseCti"),
+            "uses_dnc": f.flag("UseCwo"),
+            "uses_prod": f.flag("UseCti"),
         }
 
 
@@ -191,7 +194,7 @@ def parse_groups(payload: object) -> ParsedList[Group]:
 # --- stations and states --------------------------------------------------------------------
 
 
-@dataclass(**_MODEL)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Station(Model):
     handle: int
     name: str
@@ -206,19 +209,19 @@ class Station(Model):
     @classmethod
     def _read(cls, f: Fields) -> dict[str, Any]:
         return {
-            "handle": f.int("Handle", required=True),
-            "name": f.str("Name", required=True),
+            "handle": f.integer("Handle", required=True),
+            "name": f.string("Name", required=True),
             "description": f.text("Description"),
-            "disabled": bool(f.bool("Disabled")),
-            "dnc_mode": f.bool("DNCMode"),
-            "mdc_mode": f.bool("MDCMode"),
+            "disabled": bool(f.flag("Disabled")),
+            "dnc_mode": f.flag("DNCMode"),
+            "mdc_mode": f.flag("MDCMode"),
             "workshop": f.text("Workshop"),
             "dnc_group": f.text("DNCGroup"),  # also "DNCgroup": keys match without case
             "mdc_groups": f.str_list("MDCGroups"),
         }
 
 
-@dataclass(**_MODEL)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class State(Model):
     handle: int
     name: str
@@ -232,15 +235,15 @@ class State(Model):
     @classmethod
     def _read(cls, f: Fields) -> dict[str, Any]:
         return {
-            "handle": f.int("Handle", required=True),
+            "handle": f.integer("Handle", required=True),
             "name": f.text("Name"),
             "color": f.color("Color"),
             # The doc's attribute table calls the category "TPM"; its examples "OEECategory".
-            "oee_category": f.int("OEECategory", "TPM"),
-            "parent_handle": f.int("ParentHandle"),
-            "close_day": f.bool("CloseDay"),
-            "prod_percent": f.bool("ProdPercent"),
-            "use_percent": f.bool("UsePercent"),
+            "oee_category": f.integer("OEECategory", "TPM"),
+            "parent_handle": f.integer("ParentHandle"),
+            "close_day": f.flag("CloseDay"),
+            "prod_percent": f.flag("ProdPercent"),
+            "use_percent": f.flag("UsePercent"),
         }
 
     @classmethod
@@ -267,7 +270,7 @@ _STATE_CACHE: dict[tuple[Any, ...], State] = {}
 _STATE_CACHE_SIZE = 512
 
 
-@dataclass(**_MODEL)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Alarm(Model):
     code: str
     message: str
@@ -281,14 +284,14 @@ class Alarm(Model):
     @classmethod
     def _read(cls, f: Fields) -> dict[str, Any]:
         return {
-            "code": f.str("Code", required=True),
+            "code": f.string("Code", required=True),
             "message": f.text("Message"),
             "start": f.datetime("StartDate", required=True),
             "end": f.datetime("EndDate"),
         }
 
 
-@dataclass(**_MODEL)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ProgramRun(Model):
     name: str
     context: str
@@ -298,7 +301,7 @@ class ProgramRun(Model):
     @classmethod
     def _read(cls, f: Fields) -> dict[str, Any]:
         return {
-            "name": f.str("Name", required=True),
+            "name": f.string("Name", required=True),
             "context": f.text("Context"),
             "start": f.datetime("StartDate", required=True),
             "end": f.datetime("EndDate"),
@@ -310,12 +313,12 @@ def _program_name(value: object) -> str | None:
     if value is None or isinstance(value, str):
         return value or None
     if isinstance(value, dict):
-        name = Fields(value, "Program").str("Name")
+        name = Fields(value, "Program").string("Name")
         return name or None
     raise CWorkProtocolError(f"program: expected an object or a name, got {value!r}")
 
 
-@dataclass(**_MODEL)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StationStatus(Model):
     station_id: int | None
     state: State
@@ -347,24 +350,24 @@ class StationStatus(Model):
         for rejected in alarms.rejected:
             f.problems.append(f"alarm {rejected.index} unreadable: {rejected.reason}")
         return {
-            "station_id": f.int("Handle", "StationId", "CNCHandle"),
+            "station_id": f.integer("Handle", "StationId", "CNCHandle"),
             "state": State.shared(raw_state),
             "last_top": f.datetime("LastTop"),
             "comment": f.text("Comment"),
             "reference": f.text("Reference"),
             "order": f.text("Order"),
             "job": f.text("Job"),
-            "job_cycle_time": f.int("JobCycleTime"),
-            "part_target": f.int("PartCount"),
+            "job_cycle_time": f.integer("JobCycleTime"),
+            "part_target": f.integer("PartCount"),
             "alarms": tuple(alarms),
             "running_program": _program_name(f.get("RunningProgram")),
             "selected_program": _program_name(f.get("SelectedProgram")),
-            "total_parts": f.int("TotalParts"),
-            "parts_since_reset": f.int("PartsSinceReset"),
+            "total_parts": f.integer("TotalParts"),
+            "parts_since_reset": f.integer("PartsSinceReset"),
         }
 
 
-@dataclass(**_MODEL)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StateChange(Model):
     """CWork's answer to a state change, replacement or forced auto state."""
 
@@ -384,7 +387,7 @@ class StateChange(Model):
         }
 
 
-@dataclass(**_MODEL)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Top(Model):
     """One interval of a station's state history."""
 
@@ -400,13 +403,13 @@ class Top(Model):
     @classmethod
     def _read(cls, f: Fields) -> dict[str, Any]:
         return {
-            "station_id": f.int("topcnchandlefield", required=True),
-            "state_handle": f.int("topstatehandlefield", required=True),
+            "station_id": f.integer("topcnchandlefield", required=True),
+            "state_handle": f.integer("topstatehandlefield", required=True),
             "start": f.datetime("topstartdatefield", required=True),
             "end": f.datetime("topenddatefield"),
             "comment": f.text("topcommentfield"),
-            "duration": f.int("topdurationfield"),
-            "position": f.int("topidentifier"),
+            "duration": f.integer("topdurationfield"),
+            "position": f.integer("topidentifier"),
         }
 
 
@@ -418,13 +421,13 @@ class Page(Generic[T]):
 
 def parse_page(payload: object, key: str, reader: Callable[[object], T]) -> Page[T]:
     f = Fields(payload, key)
-    has_more = f.bool("Has_more", "HasMore")
+    has_more = f.flag("Has_more", "HasMore")
     if has_more is None:
         raise CWorkProtocolError(f"{key} page: Has_more is missing", body=_excerpt(payload))
     return Page(parse_list(f.get(key) or [], reader, key.lower()), has_more)
 
 
-@dataclass(**_MODEL)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class KpiTimes(Model):
     at: int | None
     ot: int | None
@@ -438,10 +441,12 @@ class KpiTimes(Model):
 
     @classmethod
     def _read(cls, f: Fields) -> dict[str, Any]:
-        return {name: f.int(name.upper()) for name in cls.__dataclass_fields__ if len(name) <= 4}
+        return {
+            name: f.integer(name.upper()) for name in cls.__dataclass_fields__ if len(name) <= 4
+        }
 
 
-@dataclass(**_MODEL)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class KpiRates(Model):
     """Rates as fractions (0.68 for 68 %), as CWork's example answers them."""
 
@@ -470,10 +475,10 @@ class KpiRates(Model):
             "involvement": "Involvement",
             "hardware_availability": "HardwareAvailability",
         }
-        return {attr: f.float(key) for attr, key in names.items()}
+        return {attr: f.number(key) for attr, key in names.items()}
 
 
-@dataclass(**_MODEL)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StationKpi(Model):
     times: KpiTimes
     rates: KpiRates
@@ -489,7 +494,7 @@ class StationKpi(Model):
 # --- documents and versions -----------------------------------------------------------------
 
 
-@dataclass(**_MODEL)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Document(Model):
     document_id: int
     alias_of: int | None
@@ -509,27 +514,27 @@ class Document(Model):
 
     @classmethod
     def _read(cls, f: Fields) -> dict[str, Any]:
-        alias = f.int("DocumentIdAlias")
+        alias = f.integer("DocumentIdAlias")
         return {
-            "document_id": f.int("DocumentId", required=True),
+            "document_id": f.integer("DocumentId", required=True),
             "alias_of": alias or None,
             "reference": f.text("Reference"),
             "extension": f.text("Extension"),
             "folder": f.text("Folder"),
-            "station_id": f.int("StationId"),
+            "station_id": f.integer("StationId"),
             "display_status": f.text("DisplayStatus"),
             "display_index": f.text("DisplayIndex"),
-            "display_size": f.int("DisplaySize"),
-            "emergency": f.int("Emergency"),
+            "display_size": f.integer("DisplaySize"),
+            "emergency": f.integer("Emergency"),
             "created": f.datetime("CDate"),
             "modified": f.datetime("MDate"),
             "custom": tuple(f.text(f"Custom{n}") for n in range(1, 6)),
-            "protected": f.bool("Protected"),
-            "archived": f.bool("Archived"),
+            "protected": f.flag("Protected"),
+            "archived": f.flag("Archived"),
         }
 
 
-@dataclass(**_MODEL)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DocumentFields(Model):
     """Labels of document fields in the user's scenario (``/documents/customFields``)."""
 
@@ -548,7 +553,7 @@ class VersionFile:
     md5: str
 
 
-@dataclass(**_MODEL)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Version(Model):
     version_id: int
     document_id: int | None
@@ -571,8 +576,8 @@ class Version(Model):
             ff = Fields(raw_file, "Version.File")
             file = VersionFile(ff.text("url", "File", "Name"), ff.text("md5"))
         return {
-            "version_id": f.int("VersionId", required=True),
-            "document_id": f.int("DocumentId"),
+            "version_id": f.integer("VersionId", required=True),
+            "document_id": f.integer("DocumentId"),
             "status": f.text("Status"),
             "primary_index": f.text("PrimaryIndex"),
             "secondary_index": f.text("SecondaryIndex"),
@@ -581,12 +586,12 @@ class Version(Model):
             "received": f.datetime("RXDate"),
             "sent": f.datetime("TXDate"),
             "comment": f.text("Comment"),
-            "size": f.int("Size"),
+            "size": f.integer("Size"),
             "file": file,
         }
 
 
-@dataclass(**_MODEL)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Certification(Model):
     comments: str
     new_status: str
@@ -597,11 +602,11 @@ class Certification(Model):
         return {
             "comments": f.text("Comments"),
             "new_status": f.text("NewStatus"),
-            "version_id": f.int("VersionId"),
+            "version_id": f.integer("VersionId"),
         }
 
 
-@dataclass(**_MODEL)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SendResult(Model):
     """The answer to an asynchronous send; a synchronous send answers nothing (``[]``)."""
 
@@ -614,7 +619,7 @@ class SendResult(Model):
         return {"guid": f.text("GUID"), "time_tag": f.text("TimeTag"), "status": f.text("Status")}
 
 
-@dataclass(**_MODEL)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MacroResult(Model):
     status_code: int | None
     status_message: str
@@ -630,7 +635,7 @@ class MacroResult(Model):
         status = Fields(f.get("MacroStatus") or {}, "MacroStatus")
         failure = f.get("FileDeleteStatusDetail")
         return {
-            "status_code": status.int("StatusCode"),
+            "status_code": status.integer("StatusCode"),
             "status_message": status.text("StatusMessage"),
             "failure": failure if isinstance(failure, dict) else None,
         }
@@ -639,7 +644,7 @@ class MacroResult(Model):
 # --- orders and operations ------------------------------------------------------------------
 
 
-@dataclass(**_MODEL)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Order(Model):
     order_id: int
     name: str
@@ -655,19 +660,19 @@ class Order(Model):
     @classmethod
     def _read(cls, f: Fields) -> dict[str, Any]:
         return {
-            "order_id": f.int("OrderId", required=True),
+            "order_id": f.integer("OrderId", required=True),
             "name": f.text("Name"),
             "created": f.datetime("CreationDate"),
             "description": f.text("Description"),
             "part_reference": f.text("PartReference"),
             "client": f.text("Client"),
-            "current_state": f.int("CurrentState"),
-            "valid": f.bool("Valid"),
-            "archived": f.bool("Archived"),
+            "current_state": f.integer("CurrentState"),
+            "valid": f.flag("Valid"),
+            "archived": f.flag("Archived"),
         }
 
 
-@dataclass(**_MODEL)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Operation(Model):
     operation_id: int
     order_id: int | None
@@ -686,18 +691,18 @@ class Operation(Model):
     @classmethod
     def _read(cls, f: Fields) -> dict[str, Any]:
         return {
-            "operation_id": f.int("OperationId", required=True),
-            "order_id": f.int("OrderId"),
+            "operation_id": f.integer("OperationId", required=True),
+            "order_id": f.integer("OrderId"),
             "name": f.text("Name"),
             "created": f.datetime("CreationDate"),
             "description": f.text("Description"),
-            "station_id": f.int("CNCId"),
-            "document_id": f.int("DocumentId"),
-            "current_state": f.int("CurrentState"),
-            "parts_to_make": f.int("PartsToMake"),
-            "parts_made": f.int("PartsMade"),
-            "parts_per_cycle": f.int("PartsPerCycle"),
-            "cycle_time": f.int("CycleTime"),
+            "station_id": f.integer("CNCId"),
+            "document_id": f.integer("DocumentId"),
+            "current_state": f.integer("CurrentState"),
+            "parts_to_make": f.integer("PartsToMake"),
+            "parts_made": f.integer("PartsMade"),
+            "parts_per_cycle": f.integer("PartsPerCycle"),
+            "cycle_time": f.integer("CycleTime"),
         }
 
 

@@ -157,8 +157,8 @@ class ReferenceCount:
     count is unknown.
     """
 
-    parts_made: int
-    good_parts: int | None
+    parts_made: float  # whole parts, or seconds of CWork's tN counted as parts of one second
+    good_parts: float | None
     cycle_time: float
 
 

@@ -40,7 +40,7 @@ def loads(body: bytes | str, *, endpoint: str = "") -> Any:
     repaired, repairs = _repair(text)
     try:
         value = json.loads(repaired)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise CWorkProtocolError(
             f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
             body=text,
@@ -194,7 +194,7 @@ class Fields:
             raise CWorkProtocolError(message, body=_excerpt(self.raw))
         self.problems.append(message)
 
-    def int(self, *names: str, required: bool = False) -> int | None:
+    def integer(self, *names: str, required: bool = False) -> int | None:
         value = self.get(*names)
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
@@ -205,7 +205,7 @@ class Fields:
             self._fail(names[0], value, "a whole number", required)
         return converted
 
-    def float(self, *names: str) -> float | None:
+    def number(self, *names: str) -> float | None:
         value = self.get(*names)
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
@@ -218,7 +218,7 @@ class Fields:
             self._fail(names[0], value, "a number", False)
             return None
 
-    def str(self, *names: str, required: bool = False) -> str | None:
+    def string(self, *names: str, required: bool = False) -> str | None:
         value = self.get(*names)
         if value is None:
             if required:
@@ -233,9 +233,9 @@ class Fields:
 
     def text(self, *names: str) -> str:
         """A text field where absent means empty (names, comments, descriptions)."""
-        return self.str(*names) or ""
+        return self.string(*names) or ""
 
-    def bool(self, *names: str) -> bool | None:
+    def flag(self, *names: str) -> bool | None:
         value = self.get(*names)
         if value is None:
             return None

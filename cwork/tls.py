@@ -29,6 +29,10 @@ import re
 import ssl
 import threading
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer, WriteableBuffer  # as ssl's stubs type them
 
 __all__ = ["format_fingerprint", "normalize_fingerprint", "ssl_context"]
 
@@ -151,8 +155,8 @@ class _PinnedMixin:
     _cwork_pin: bytes = b""
     _cwork_pin_ok: bool = False
 
-    def _cwork_check_pin(self) -> None:
-        der = self.getpeercert(binary_form=True)  # type: ignore[attr-defined]
+    def _cwork_check_pin(self, der: bytes | None) -> None:
+        """``der``: the peer's certificate (``getpeercert(binary_form=True)``)."""
         expected = _format_digest(self._cwork_pin)
         if not der:
             raise _mismatch(f"certificate fingerprint mismatch: expected {expected}, got none")
@@ -171,7 +175,7 @@ class _PinnedSSLSocket(_PinnedMixin, ssl.SSLSocket):
 
     def do_handshake(self, block: bool = False) -> None:
         super().do_handshake(block)
-        self._cwork_check_pin()
+        self._cwork_check_pin(self.getpeercert(binary_form=True))
 
     # A socket wrapped with do_handshake_on_connect=False would let OpenSSL run the handshake
     # implicitly inside the first write or read: make those go through the checked handshake.
@@ -179,15 +183,15 @@ class _PinnedSSLSocket(_PinnedMixin, ssl.SSLSocket):
         if not self._cwork_pin_ok:
             self.do_handshake()
 
-    def send(self, data, flags=0):  # type: ignore[no-untyped-def]
+    def send(self, data: ReadableBuffer, flags: int = 0) -> int:
         self._cwork_ensure_checked()
         return super().send(data, flags)
 
-    def write(self, data):  # type: ignore[no-untyped-def]
+    def write(self, data: ReadableBuffer) -> int:
         self._cwork_ensure_checked()
         return super().write(data)
 
-    def read(self, len=1024, buffer=None):  # type: ignore[no-untyped-def]
+    def read(self, len: int = 1024, buffer: WriteableBuffer | None = None) -> bytes:
         self._cwork_ensure_checked()
         return super().read(len, buffer)
 
@@ -199,14 +203,14 @@ class _PinnedSSLObject(_PinnedMixin, ssl.SSLObject):
         # Raises SSLWantReadError until the handshake is complete; then the pin is compared
         # before the caller gets a chance to write application data.
         super().do_handshake()
-        self._cwork_check_pin()
+        self._cwork_check_pin(self.getpeercert(binary_form=True))
 
-    def write(self, data):  # type: ignore[no-untyped-def]
+    def write(self, data: ReadableBuffer) -> int:
         if not self._cwork_pin_ok:
             self.do_handshake()
         return super().write(data)
 
-    def read(self, len=1024, buffer=None):  # type: ignore[no-untyped-def]
+    def read(self, len: int = 1024, buffer: WriteableBuffer | None = None) -> bytes:
         if not self._cwork_pin_ok:
             self.do_handshake()
         return super().read(len, buffer)
@@ -216,10 +220,10 @@ def _mismatch(message: str) -> ssl.SSLCertVerificationError:
     # (errno, strerror) like OpenSSL's own errors, so that str(error) is the message itself.
     error = ssl.SSLCertVerificationError(ssl.SSL_ERROR_SSL, message)
     # The attributes OpenSSL's own verification errors carry, for code that inspects them.
-    error.reason = "CERTIFICATE_FINGERPRINT_MISMATCH"  # type: ignore[attr-defined]
-    error.library = "cwork.tls"  # type: ignore[attr-defined]
-    error.verify_code = 0  # type: ignore[attr-defined]
-    error.verify_message = message  # type: ignore[attr-defined]
+    error.reason = "CERTIFICATE_FINGERPRINT_MISMATCH"
+    error.library = "cwork.tls"
+    error.verify_code = 0
+    error.verify_message = message
     return error
 
 
@@ -260,6 +264,6 @@ def _pinned_context(fingerprint: str) -> ssl.SSLContext:
     # plain ssl.SSLContext (anyio moves wrap_bio() to a worker thread for subclasses).
     socket_class = type("PinnedSSLSocket", (_PinnedSSLSocket,), {"_cwork_pin": pin})
     object_class = type("PinnedSSLObject", (_PinnedSSLObject,), {"_cwork_pin": pin})
-    context.sslsocket_class = socket_class  # type: ignore[assignment]
-    context.sslobject_class = object_class  # type: ignore[assignment]
+    context.sslsocket_class = socket_class
+    context.sslobject_class = object_class
     return context

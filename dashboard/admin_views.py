@@ -95,7 +95,8 @@ def cwork_connection(request: HttpRequest) -> HttpResponse:
         }
         for kind, h in health.kinds.items()
     ]
-    checks, checks_error, ran = [], "", False
+    checks: list[Check] = []
+    checks_error, ran = "", False
     if request.method == "POST":
         checks, checks_error = diagnose()
         ran = True

@@ -35,7 +35,7 @@ class Env:
     def _bad(self, name: str, value: str, expected: str) -> ImproperlyConfigured:
         return ImproperlyConfigured(f"{name}={value!r} is not valid: expected {expected}.")
 
-    def str(self, name: str, default: str | None = None, *, required: bool = False) -> str:
+    def text(self, name: str, default: str | None = None, *, required: bool = False) -> str:
         value = self._raw(name)
         if value is None:
             if required or default is None:
@@ -43,10 +43,10 @@ class Env:
             return default
         return value
 
-    def optional_str(self, name: str) -> str | None:
+    def optional_text(self, name: str) -> str | None:
         return self._raw(name)
 
-    def bool(self, name: str, default: bool) -> bool:
+    def flag(self, name: str, default: bool) -> bool:
         value = self._raw(name)
         if value is None:
             return default
@@ -56,7 +56,7 @@ class Env:
             return False
         raise self._bad(name, value, "true or false")
 
-    def int(self, name: str, default: int, *, minimum: int | None = None) -> int:
+    def integer(self, name: str, default: int, *, minimum: int | None = None) -> int:
         value = self._raw(name)
         if value is None:
             return default
@@ -86,7 +86,7 @@ class Env:
             raise self._bad(name, value, f"{what} of at least {minimum:g}")
         return number
 
-    def list(self, name: str, default: list[str]) -> list[str]:
+    def comma_list(self, name: str, default: list[str]) -> list[str]:
         value = self._raw(name)
         if value is None:
             return list(default)
@@ -127,7 +127,7 @@ class Env:
         """Comma-separated addresses or CIDR blocks (``10.0.0.0/8,::1``); an address is a /32
         (or /128)."""
         networks = []
-        for item in self.list(name, default):
+        for item in self.comma_list(name, default):
             try:
                 networks.append(ipaddress.ip_network(item, strict=False))
             except ValueError:

@@ -15,8 +15,9 @@ from __future__ import annotations
 import logging
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -292,8 +293,10 @@ class DatabaseCollector(Collector):
         counts = Delivery.objects.values_list("channel", "status").annotate(n=Count("pk"))
         found = {(channel, status): n for channel, status, n in counts.order_by()}
         for channel in Delivery.Channel:
-            for status in Delivery.Status:
-                deliveries.add_metric([channel, status], found.get((channel, status), 0))
+            for delivery_status in Delivery.Status:
+                deliveries.add_metric(
+                    [channel, delivery_status], found.get((channel, delivery_status), 0)
+                )
         yield from (open_alerts, deliveries)
 
     def _screens(self) -> Iterator[Metric]:
@@ -315,7 +318,7 @@ class DatabaseCollector(Collector):
         yield from (sockets, online)
 
 
-def _poll_counts() -> list[dict]:
+def _poll_counts() -> list[Mapping[str, Any]]:
     return list(
         PollRecord.objects.order_by()
         .values("kind", "ok")

@@ -21,6 +21,8 @@ from django.shortcuts import resolve_url
 from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
 
+from dashboard.htmx import HtmxHttpRequest
+
 #: The header naming the kind of refusal ("login" or "forbidden"); the page's script looks
 #: for it to tell our fragments from any other error page.
 REFUSAL_HEADER = "X-Refusal"
@@ -42,7 +44,7 @@ def _asks_for_login(response: HttpResponse) -> bool:
     return bool(target) and urlsplit(target).path == _login_path()
 
 
-def return_path(request: HttpRequest) -> str:
+def return_path(request: HtmxHttpRequest) -> str:
     """Where to come back after logging in: the page the user is on when htmx says which
     (same origin only), else this URL for a GET, else home."""
     current = request.htmx.current_url_abs_path if request.htmx else None
@@ -53,7 +55,7 @@ def return_path(request: HttpRequest) -> str:
     return resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
-def login_needed(request: HttpRequest) -> HttpResponse:
+def login_needed(request: HtmxHttpRequest) -> HttpResponse:
     """401: not done, log in again, and come back to this page."""
     login = f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': return_path(request)})}"
     body = render_to_string(
@@ -93,7 +95,7 @@ class HtmxRefusalMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HtmxHttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if not getattr(request, "htmx", False) or response.has_header(REFUSAL_HEADER):
             return response

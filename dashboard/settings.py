@@ -18,7 +18,7 @@ from dashboard.env import Env
 
 env = Env()
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(env.str("DATA_DIR", str(BASE_DIR / "var")))
+DATA_DIR = Path(env.text("DATA_DIR", str(BASE_DIR / "var")))
 
 DATABASE_URL = env.url("DATABASE_URL", ("postgres", "postgresql", "sqlite"))
 REDIS_URL = env.url("REDIS_URL", ("redis", "rediss", "unix"))
@@ -36,17 +36,17 @@ def _embedded_secret_key() -> str:
 
 
 if PRODUCTION:
-    SECRET_KEY = env.str("SECRET_KEY", required=True)
+    SECRET_KEY = env.text("SECRET_KEY", required=True)
     if len(SECRET_KEY) < 32:
         raise ImproperlyConfigured("SECRET_KEY is too short: use at least 32 random characters.")
 else:
-    SECRET_KEY = env.optional_str("SECRET_KEY") or _embedded_secret_key()
+    SECRET_KEY = env.optional_text("SECRET_KEY") or _embedded_secret_key()
 
-DEBUG = env.bool("DEBUG", False)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost"])
+DEBUG = env.flag("DEBUG", False)
+ALLOWED_HOSTS = env.comma_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost"])
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set: the host names the dashboard serves.")
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [])
+CSRF_TRUSTED_ORIGINS = env.comma_list("CSRF_TRUSTED_ORIGINS", [])
 # A refused form gets a page saying what to do, not Django's technical one.
 CSRF_FAILURE_VIEW = "dashboard.csrf.csrf_failure"
 
@@ -113,7 +113,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "dashboard.sqlite3",
+            "NAME": str(DATA_DIR / "dashboard.sqlite3"),
             "OPTIONS": {
                 # WAL lets the wall read while the poll writes; IMMEDIATE avoids the
                 # "database is locked" upgrade deadlock between two writers.
@@ -133,7 +133,7 @@ if REDIS_URL:
                 # Many walls reconnect together after a restart: redis-py's async pool raises
                 # rather than waits past its limit, so the limit is set well above that.
                 "hosts": [{"address": REDIS_URL, "max_connections": 1000}],
-                "prefix": env.str("CHANNEL_PREFIX", "dashboard"),
+                "prefix": env.text("CHANNEL_PREFIX", "dashboard"),
                 # Group membership must outlive daphne's WebSocket timeout (a day).
                 "group_expiry": 2 * 86400,
             },
@@ -143,7 +143,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env.str("CHANNEL_PREFIX", "dashboard"),
+            "KEY_PREFIX": env.text("CHANNEL_PREFIX", "dashboard"),
         }
     }
 else:
@@ -175,7 +175,7 @@ TIME_ZONE = env.time_zone("TIME_ZONE", "Europe/Paris")
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(env.str("STATIC_ROOT", str(DATA_DIR / "static")))
+STATIC_ROOT = Path(env.text("STATIC_ROOT", str(DATA_DIR / "static")))
 # Production serves the collected, hashed and compressed files (``collectstatic`` at start);
 # the embedded run serves them straight from the source folders.
 SERVESTATIC_USE_FINDERS = not PRODUCTION
@@ -188,7 +188,7 @@ STORAGES = {
     },
 }
 
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", PRODUCTION)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.flag("SECURE_COOKIES", PRODUCTION)
 SESSION_COOKIE_HTTPONLY = True
 #: The reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (their address
 #: as daphne sees it): the client's address is then the one the proxy reports (see
@@ -197,85 +197,86 @@ TRUSTED_PROXIES = env.networks("TRUSTED_PROXIES", [])
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXIES else None
 # Served over HTTPS (as secure cookies say): plain HTTP is redirected, except the health
 # check that load balancers and containers ask for on the inside.
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", SESSION_COOKIE_SECURE)
+SECURE_SSL_REDIRECT = env.flag("SECURE_SSL_REDIRECT", SESSION_COOKIE_SECURE)
 # /metrics too: its access is by address or token, and a redirect would not protect a token
 # already sent in the clear.
 SECURE_REDIRECT_EXEMPT = [r"^health$", r"^healthz$", r"^readyz$", r"^metrics$"]
 # Strict-Transport-Security is only sent over HTTPS: 0 turns it off.
-SECURE_HSTS_SECONDS = env.int(
+SECURE_HSTS_SECONDS = env.integer(
     "SECURE_HSTS_SECONDS", 365 * 86400 if SECURE_SSL_REDIRECT else 0, minimum=0
 )
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", True)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.flag("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env.flag("SECURE_HSTS_PRELOAD", True)
 
 # --- logins -----------------------------------------------------------------------------------
 #: Failed logins allowed per user name, and per client address, within the window; more are
 #: refused (without checking the password) until the oldest failure leaves the window.
-LOGIN_FAILURES_PER_USER = env.int("LOGIN_FAILURES_PER_USER", 5, minimum=1)
-LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1)
-LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", 15 * 60, minimum=60)
+LOGIN_FAILURES_PER_USER = env.integer("LOGIN_FAILURES_PER_USER", 5, minimum=1)
+LOGIN_FAILURES_PER_ADDRESS = env.integer("LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1)
+LOGIN_FAILURE_WINDOW = env.integer("LOGIN_FAILURE_WINDOW", 15 * 60, minimum=60)
 
 # --- CWork ------------------------------------------------------------------------------------
-SIMULATOR_PORT = env.int("SIMULATOR_PORT", 8081, minimum=1)
-CWORK_URL = env.url(
+SIMULATOR_PORT = env.integer("SIMULATOR_PORT", 8081, minimum=1)
+_cwork_url = env.url(
     "CWORK_URL", ("http", "https"), None if PRODUCTION else f"http://127.0.0.1:{SIMULATOR_PORT}"
 )
-if CWORK_URL is None:
+if _cwork_url is None:
     raise ImproperlyConfigured("CWORK_URL must be set: the address of the CWork server.")
+CWORK_URL: str = _cwork_url
 #: With no CWORK_URL given, the embedded run starts the simulator and polls it.
 EMBEDDED_SIMULATOR = not PRODUCTION and not env.is_set("CWORK_URL")
-CWORK_API_KEY = env.str("CWORK_API_KEY", None if PRODUCTION else "demo-key", required=PRODUCTION)
-CWORK_VERIFY_TLS = env.bool("CWORK_VERIFY_TLS", True)
+CWORK_API_KEY = env.text("CWORK_API_KEY", None if PRODUCTION else "demo-key", required=PRODUCTION)
+CWORK_VERIFY_TLS = env.flag("CWORK_VERIFY_TLS", True)
 CWORK_CA_FILE = env.file("CWORK_CA_FILE")
-CWORK_FINGERPRINT = env.optional_str("CWORK_FINGERPRINT")
-CWORK_API_VERSION = env.optional_str("CWORK_API_VERSION")
+CWORK_FINGERPRINT = env.optional_text("CWORK_FINGERPRINT")
+CWORK_API_VERSION = env.optional_text("CWORK_API_VERSION")
 CWORK_TIMEOUT = env.seconds("CWORK_TIMEOUT", 10.0)
 
 # --- ingest -----------------------------------------------------------------------------------
 POLL_INTERVAL = env.seconds("POLL_INTERVAL", 2.0)
 CATALOGUE_SYNC_INTERVAL = env.seconds("CATALOGUE_SYNC_INTERVAL", 300.0, minimum=5)
 HISTORY_SYNC_INTERVAL = env.seconds("HISTORY_SYNC_INTERVAL", 30.0, minimum=1)
-HISTORY_SYNC_BATCH = env.int("HISTORY_SYNC_BATCH", 100, minimum=1)
-HISTORY_BACKFILL_DAYS = env.int("HISTORY_BACKFILL_DAYS", 7, minimum=1)
+HISTORY_SYNC_BATCH = env.integer("HISTORY_SYNC_BATCH", 100, minimum=1)
+HISTORY_BACKFILL_DAYS = env.integer("HISTORY_BACKFILL_DAYS", 7, minimum=1)
 ORDERS_SYNC_INTERVAL = env.seconds("ORDERS_SYNC_INTERVAL", 300.0, minimum=5)
 # CWork's own KPIs per shift (cross-check and quality rate): how often, how many per run.
 KPI_SYNC_INTERVAL = env.seconds("KPI_SYNC_INTERVAL", 300.0, minimum=5)
-KPI_SYNC_BATCH = env.int("KPI_SYNC_BATCH", 200, minimum=1)
-KPI_BACKFILL_DAYS = env.int("KPI_BACKFILL_DAYS", 7, minimum=1)
+KPI_SYNC_BATCH = env.integer("KPI_SYNC_BATCH", 200, minimum=1)
+KPI_BACKFILL_DAYS = env.integer("KPI_BACKFILL_DAYS", 7, minimum=1)
 # The norm's open choices that shops make differently (see cwork/oee.py).
-KPI_MICRO_STOP_SECONDS = env.int("KPI_MICRO_STOP_SECONDS", 0, minimum=0)
-KPI_BREAKS_IN_REQUIRED_TIME = env.bool("KPI_BREAKS_IN_REQUIRED_TIME", False)
+KPI_MICRO_STOP_SECONDS = env.integer("KPI_MICRO_STOP_SECONDS", 0, minimum=0)
+KPI_BREAKS_IN_REQUIRED_TIME = env.flag("KPI_BREAKS_IN_REQUIRED_TIME", False)
 # Beyond these, a figure that differs from CWork's is shown with the difference.
-KPI_CROSSCHECK_SECONDS = env.int("KPI_CROSSCHECK_SECONDS", 120, minimum=0)
+KPI_CROSSCHECK_SECONDS = env.integer("KPI_CROSSCHECK_SECONDS", 120, minimum=0)
 KPI_CROSSCHECK_POINTS = env.number("KPI_CROSSCHECK_POINTS", 2.0)
 LICENCE_RECHECK_INTERVAL = env.seconds("LICENCE_RECHECK_INTERVAL", 3600.0, minimum=60)
 #: Data older than this many poll intervals is shown as stale.
-STALE_AFTER_POLLS = env.int("STALE_AFTER_POLLS", 3, minimum=2)
-POLL_RECORD_RETENTION_DAYS = env.int("POLL_RECORD_RETENTION_DAYS", 7, minimum=1)
+STALE_AFTER_POLLS = env.integer("STALE_AFTER_POLLS", 3, minimum=2)
+POLL_RECORD_RETENTION_DAYS = env.integer("POLL_RECORD_RETENTION_DAYS", 7, minimum=1)
 #: What a live poll's outcome goes to: the change event, the screens' tiles and heartbeat.
 LIVE_PUBLISHER = "dashboard.wall.publish_cycle"
 
 # --- alerts and end-of-shift reports ---------------------------------------------------------
 #: The dashboard's address as people reach it: the links in e-mails and webhooks.
-SITE_URL = env.str("SITE_URL", "http://localhost:8000")
+SITE_URL = env.text("SITE_URL", "http://localhost:8000")
 #: Unset, ``runembedded`` puts the address it serves in SITE_URL, and production warns.
 SITE_URL_IS_SET = env.is_set("SITE_URL")
 #: Outgoing mail (alerts and reports). With no EMAIL_HOST, an embedded run writes each mail as
 #: a file in DATA_DIR/outbox (a demo can read them), and production records every e-mail
 #: delivery as failed with "no mail server is set", rather than pretend it was sent.
-EMAIL_HOST = env.str("EMAIL_HOST", "")
-EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", False)
-EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", False)
+EMAIL_HOST = env.text("EMAIL_HOST", "")
+EMAIL_USE_TLS = env.flag("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env.flag("EMAIL_USE_SSL", False)
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
     raise ImproperlyConfigured(
         "EMAIL_USE_TLS and EMAIL_USE_SSL are both on: use TLS for STARTTLS (port 587), "
         "SSL for implicit TLS (port 465), not both."
     )
-EMAIL_PORT = env.int("EMAIL_PORT", 465 if EMAIL_USE_SSL else 587 if EMAIL_USE_TLS else 25)
-EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", "")
+EMAIL_PORT = env.integer("EMAIL_PORT", 465 if EMAIL_USE_SSL else 587 if EMAIL_USE_TLS else 25)
+EMAIL_HOST_USER = env.text("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env.text("EMAIL_HOST_PASSWORD", "")
 EMAIL_TIMEOUT = env.seconds("EMAIL_TIMEOUT", 10.0)
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "CWork dashboard <dashboard@localhost>")
+DEFAULT_FROM_EMAIL = env.text("DEFAULT_FROM_EMAIL", "CWork dashboard <dashboard@localhost>")
 EMAIL_FILE_PATH = DATA_DIR / "outbox"
 if EMAIL_HOST:
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -287,27 +288,29 @@ else:
 ALERT_WEBHOOK_TIMEOUT = env.seconds("ALERT_WEBHOOK_TIMEOUT", 10.0)
 #: Minutes after a shift's end before its report (and its shift-OEE check) is made: CWork's
 #: own figures, which give the quality rate, arrive within one 5-minute fetch.
-SHIFT_REPORT_DELAY_MINUTES = env.int("SHIFT_REPORT_DELAY_MINUTES", 10, minimum=0)
+SHIFT_REPORT_DELAY_MINUTES = env.integer("SHIFT_REPORT_DELAY_MINUTES", 10, minimum=0)
 #: Shifts that ended longer ago than this are never reported: a dashboard started after a
 #: long stop does not mail old shifts in bulk.
-SHIFT_REPORT_MAX_AGE_HOURS = env.int("SHIFT_REPORT_MAX_AGE_HOURS", 12, minimum=1)
+SHIFT_REPORT_MAX_AGE_HOURS = env.integer("SHIFT_REPORT_MAX_AGE_HOURS", 12, minimum=1)
 
 # --- screens ----------------------------------------------------------------------------------
 #: Tiles per page on a wall; more stations rotate through pages.
-WALL_PAGE_SIZE = env.int("WALL_PAGE_SIZE", 40, minimum=1)
+WALL_PAGE_SIZE = env.integer("WALL_PAGE_SIZE", 40, minimum=1)
 #: Seconds between pages on a wall opened by a logged-in user (kiosk screens have their own).
-WALL_ROTATION_SECONDS = env.int("WALL_ROTATION_SECONDS", 20, minimum=5)
+WALL_ROTATION_SECONDS = env.integer("WALL_ROTATION_SECONDS", 20, minimum=5)
 #: Local hour at which a wall open for more than a day reloads itself (a fresh page, memory).
-WALL_RELOAD_HOUR = env.int("WALL_RELOAD_HOUR", 3, minimum=0)
+WALL_RELOAD_HOUR = env.integer("WALL_RELOAD_HOUR", 3, minimum=0)
 
 # --- embedded simulator -----------------------------------------------------------------------
-SIMULATOR_STATIONS = env.int("SIMULATOR_STATIONS", 24, minimum=1)
+SIMULATOR_STATIONS = env.integer("SIMULATOR_STATIONS", 24, minimum=1)
 SIMULATOR_SPEED = env.seconds("SIMULATOR_SPEED", 1.0, minimum=0.01)
 
 # --- Celery (production) ----------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 # Several dashboards (or test runs) can share one Redis database without sharing a queue.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{env.str('CHANNEL_PREFIX', 'dashboard')}:"}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "global_keyprefix": f"{env.text('CHANNEL_PREFIX', 'dashboard')}:"
+}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = False
@@ -320,7 +323,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # --- operability ------------------------------------------------------------------------------
 #: Who may read /metrics: these addresses or networks, or anyone with the bearer token.
 METRICS_ALLOWED = env.networks("METRICS_ALLOWED", ["127.0.0.1", "::1"])
-METRICS_TOKEN = env.optional_str("METRICS_TOKEN")
+METRICS_TOKEN = env.optional_text("METRICS_TOKEN")
 if METRICS_TOKEN is not None and len(METRICS_TOKEN) < 16:
     raise ImproperlyConfigured("METRICS_TOKEN is too short: use at least 16 random characters.")
 

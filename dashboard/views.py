@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from dashboard import metrics, wall
 from dashboard.access import wall_grant_for_request
+from dashboard.htmx import HtmxHttpRequest
 from screens.services import DEVICE_COOKIE
 from stations.health import ingest_health, stale_after
 from stations.models import PollRecord, SyncKind
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 @require_GET
 @never_cache
-def wall_page(request: HttpRequest) -> HttpResponse:
+def wall_page(request: HtmxHttpRequest) -> HttpResponse:
     """The wall, for a logged-in user or an enrolled kiosk screen.
 
     Its socket keeps it current; a browser without WebSockets asks again with HTMX and gets
@@ -151,7 +152,7 @@ def _check_live() -> dict:
         return {"ok": False, "detail": "no successful live poll yet", "limit": limit}
     finished = last[0] + timedelta(seconds=last[1])
     age = max(0.0, (timezone.now() - finished).total_seconds())
-    check = {"ok": age <= limit, "age": round(age, 3), "limit": limit}
+    check: dict[str, object] = {"ok": age <= limit, "age": round(age, 3), "limit": limit}
     if not check["ok"]:
         check["detail"] = f"the last successful live poll is {age:.0f} s old (limit {limit:g} s)"
     return check

@@ -214,7 +214,7 @@ def render_snapshot(
     tiles = wall_tiles(wall_filter, now)
     chunks = [tiles[at : at + TILES_PER_FRAME] for at in range(0, len(tiles), TILES_PER_FRAME)]
     with translation.override(language):
-        frames = [
+        frames: list[str] = [
             render_to_string(
                 "wall/_grid.html",
                 {"tiles": chunks[0] if chunks else [], "oob": True, "kiosk": kiosk},
@@ -336,13 +336,11 @@ def _send_parts(
         parts = all_parts.get(group, [])
         chunks = [parts[at : at + TILES_PER_FRAME] for at in range(0, len(parts), TILES_PER_FRAME)]
         for number, chunk in enumerate(chunks or [[]], start=1):
-            message: dict[str, object] = {
-                "type": HTML_MESSAGE,
-                "html": "".join(html for _, html in chunk),
-            }
+            body = "".join(html for _, html in chunk)
+            if group.startswith("wall.") and number == max(len(chunks), 1):
+                body += heartbeat
+            message: dict[str, object] = {"type": HTML_MESSAGE, "html": body}
             if group.startswith("wall."):
-                if number == max(len(chunks), 1):
-                    message["html"] += heartbeat
                 message["tiles"] = [[station_id, len(html)] for station_id, html in chunk]
             events.send(language_group(group, language, kiosk=kiosk), message)
 

@@ -47,7 +47,9 @@ class CalendarForm(forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         current = list(self.instance.workshops or []) if self.instance.pk else []
-        self.fields["workshops"].choices = workshop_choices(current)
+        workshops = self.fields["workshops"]
+        assert isinstance(workshops, forms.ChoiceField)
+        workshops.choices = workshop_choices(current)
         self.initial["workshops"] = current
 
     def clean_workshops(self) -> list[str]:

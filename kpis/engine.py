@@ -126,8 +126,8 @@ def station_kpis(
             )
         )
     total = oee.combine(r.kpis for r in rows)
-    cworks = [r.cwork for r in rows]
-    total_cwork = oee.combine(cworks) if rows and all(cworks) else None  # type: ignore[arg-type]
+    cworks = [r.cwork for r in rows if r.cwork is not None]
+    total_cwork = oee.combine(cworks) if rows and len(cworks) == len(rows) else None
     return KpiReport(
         start=start,
         end=end,
@@ -208,14 +208,14 @@ def _one(
         sources["parts"] = _("%(parts)s parts counted by the dashboard") % {"parts": round(made)}
         for parts, tcr in nrt_refs:
             good = None if quality is None else parts * quality
-            references.append(oee.ReferenceCount(parts, good, tcr or 0.0))  # type: ignore[arg-type]
+            references.append(oee.ReferenceCount(parts, good, tcr or 0.0))
         if not references:
             references.append(oee.ReferenceCount(0, 0 if quality is not None else None, 1.0))
         if any(tcr is None for _p, tcr in nrt_refs if _p):
             sources["parts"] += " " + _("(some without a reference cycle time)")
     elif cwork is not None and cwork.nrt is not None:
         # CWork's tN and tU as "parts" of one second each.
-        references.append(oee.ReferenceCount(cwork.nrt, cwork.fpt, 1.0))  # type: ignore[arg-type]
+        references.append(oee.ReferenceCount(cwork.nrt, cwork.fpt, 1.0))
         sources["parts"] = _(
             "CWork's net time up to %(when)s (parts were not counted here for all the period)"
         ) % {"when": local_moment(cwork_until)}

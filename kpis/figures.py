@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.utils import timezone
@@ -21,6 +22,9 @@ from kpis.calendar import Calendars, occurrences
 from kpis.models import CWorkFigures
 from stations.models import Station
 from stations.outcome import Outcome
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 def sync_cwork_figures(
@@ -83,7 +87,7 @@ def sync_cwork_figures(
     return outcome
 
 
-def _values(record: object) -> dict[str, float | int | None]:
+def _values(record: DataclassInstance) -> dict[str, float | int | None]:
     """A ``/kpi`` record's figures by name (not its ``extra``/``problems`` bookkeeping)."""
     skip = {"extra", "problems"}
-    return {f.name: getattr(record, f.name) for f in fields(record) if f.name not in skip}  # type: ignore[arg-type]
+    return {f.name: getattr(record, f.name) for f in fields(record) if f.name not in skip}

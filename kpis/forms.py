@@ -160,18 +160,24 @@ class ReviewForm(forms.Form):
         super().__init__(data)
         self.visible = stations
         self.calendars = calendars
-        self.fields["scope"].choices = scope_choices(stations)
+        scope, shift = self.fields["scope"], self.fields["shift"]
+        assert isinstance(scope, forms.ChoiceField)
+        assert isinstance(shift, forms.ChoiceField)
+        self._scopes = scope_choices(stations)
+        scope.choices = self._scopes
         chosen = in_scope(stations, data.get("scope") or ALL) or stations
         names: list[str] = []
         for spec in specs_of(chosen, calendars):
             if spec.configured:
                 names += [s.name for s in spec.shifts if s.name not in names]
-        self.fields["shift"].choices = [("", "—")] + [(n, n) for n in names]
-        self.period: Period | None = None
+        shift.choices = [("", "—")] + [(n, n) for n in names]
+        #: The period reviewed, once the form is valid (the field ``period`` is its kind).
+        self.chosen_period: Period | None = None
         self.stations: list[Station] = []
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         scope = data.get("scope")
         kind = data.get("period")
         if not scope or not kind:
@@ -208,7 +214,7 @@ class ReviewForm(forms.Form):
                 _("A review covers at most %(max)s days; this period has %(days)s.")
                 % {"max": MAX_DAYS, "days": f"{days:.0f}"}
             )
-        self.period = period
+        self.chosen_period = period
         return data
 
     def _shift(self, data: dict) -> Period | None:
@@ -301,4 +307,4 @@ class ReviewForm(forms.Form):
 
     def scope_label(self) -> str:
         scope = self.cleaned_data.get("scope") or ALL
-        return dict(self.fields["scope"].choices).get(scope, scope)
+        return dict(self._scopes).get(scope, scope)

@@ -69,7 +69,7 @@ def state_pieces(
         station_id__in=ids, since__isnull=False, state_cwork_id__isnull=False
     ).values_list("station_id", "since", "state_cwork_id", "comment")
     for station_id, since, state, comment in lives:
-        if since >= until:
+        if since is None or state is None or since >= until:  # (the query leaves no None)
             continue
         mine = pieces[station_id]
         newest = mine[-1] if mine else None

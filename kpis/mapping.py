@@ -94,8 +94,11 @@ def cached_state_buckets(*, missing: int | None = None) -> dict[int, Bucket]:
     """
     now = time.monotonic()
     buckets, age = _memo.buckets, now - _memo.loaded_at
-    fresh = buckets is not None and age < CACHE_SECONDS
-    if fresh and (missing is None or missing in buckets or age < MISS_RELOAD_SECONDS):
+    if (
+        buckets is not None
+        and age < CACHE_SECONDS
+        and (missing is None or missing in buckets or age < MISS_RELOAD_SECONDS)
+    ):
         return buckets
     with _memo.lock:
         buckets, _memo.names = _load()

@@ -167,7 +167,7 @@ class Pareto:
     @property
     def cumulative_points(self) -> str:
         """The cumulative line through the bars' middles, as SVG ``points``."""
-        points = [(CUMULATIVE_X, HEADER - 2)]
+        points: list[tuple[float, float]] = [(CUMULATIVE_X, HEADER - 2)]
         points.extend((bar.cumulative_x, bar.text_y) for bar in self.bars)
         return " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
 
@@ -316,13 +316,13 @@ def _pareto(title: str, entries: Iterable[_Entry], empty: str, *, other_label: s
     shown = ordered[:TOP]
     rest = ordered[TOP:]
     if rest:
-        counts = [x.count for x in rest]
+        counts = [x.count for x in rest if x.count is not None]
         shown.append(
             _Entry(
                 other_label % {"count": len(rest)},
                 OTHER_COLOR,
                 sum(x.value for x in rest),
-                None if any(c is None for c in counts) else sum(counts),  # type: ignore[arg-type]
+                None if len(counts) < len(rest) else sum(counts),
             )
         )
     longest = max((x.value for x in shown), default=0.0)

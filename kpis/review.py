@@ -398,9 +398,9 @@ def parts_lines(station_ids: list[int], start: datetime, until: datetime) -> lis
                 if op.parts_made is not None:
                     entry[1] = (entry[1] or 0) + op.parts_made
         for line in lines:
-            entry = totals.get((line.order, line.job))
-            if entry:
-                line.parts_to_make, line.parts_made = entry
+            summed = totals.get((line.order, line.job))
+            if summed:
+                line.parts_to_make, line.parts_made = summed
     return sorted(lines, key=lambda line: (line.order, line.job, line.reference))
 
 

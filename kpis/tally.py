@@ -110,6 +110,8 @@ def operations_of_jobs(keys: set[tuple[str, str]]) -> dict[tuple[str, str], list
             "order"
         )
         for op in rows:
+            if op.order is None:  # (the query names orders: never)
+                continue
             key = (op.order.name, op.name)
             if key in keys:
                 found.setdefault(key, []).append(op)

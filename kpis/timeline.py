@@ -286,9 +286,9 @@ def build_timeline(
         )
 
     legend = [
-        LegendItem(label, color, STATE, marks.get(key) or bucket_of(buckets, key).value)  # type: ignore[arg-type]
+        LegendItem(label, color, STATE, marks.get(key) or bucket_of(buckets, key).value)
         for key, (label, color, _seconds) in sorted(seen.items(), key=lambda kv: -kv[1][2])
-        if key is not None
+        if isinstance(key, int)  # a state's CWork id (None: no data)
     ]
     legend.append(LegendItem(_("No data"), NO_DATA_COLOR, NO_DATA, NO_STATE))
     legend.append(LegendItem(_("Alarm"), ALARM_COLOR, ALARM))
@@ -722,7 +722,8 @@ def _patterns(bars: Iterable[Bar], y: int, h: int) -> Iterator[str]:
             spans.append([bar.x, bar.x + bar.width])
     middle = _num(y + h / 2)
     for mark, spans in groups.items():
-        shapes, end = [], 0.0
+        shapes: list[str] = []
+        end = 0.0
         for x0, x1 in spans:
             move = f"M{_short(x0)} {middle}" if not shapes else f"m{_short(x0 - end)} 0"
             shapes.append(f"{move}h{_short(x1 - x0)}")

@@ -25,7 +25,7 @@ def _now() -> datetime:
 def _form(request: HttpRequest, now: datetime) -> tuple[ReviewForm, Calendars]:
     calendars = Calendars()
     stations = list(visible_stations(request.user).order_by("name", "pk"))
-    chosen = {key: value for key, value in request.GET.items() if value != ""}
+    chosen = {key: value for key, value in request.GET.dict().items() if value != ""}
     # Nothing chosen: one workshop's last shift; a choice that names no stations: all of them.
     scope = chosen.get("scope") or (ALL if chosen else None)
     data = {**default_data(stations, calendars, now, scope=scope), **chosen}
@@ -41,8 +41,8 @@ def review_page(request: HttpRequest) -> HttpResponse:
     now = _now()
     form, calendars = _form(request, now)
     review = None
-    if form.is_valid() and form.period is not None:
-        review = build_review(form.stations, form.period, now=now, calendars=calendars)
+    if form.is_valid() and form.chosen_period is not None:
+        review = build_review(form.stations, form.chosen_period, now=now, calendars=calendars)
     query = request.GET.urlencode() or ""
     if review is not None and not query:
         query = _query(form)
@@ -73,14 +73,16 @@ def _query(form: ReviewForm) -> str:
 def _export(request: HttpRequest, extension: str) -> HttpResponse:
     now = _now()
     form, calendars = _form(request, now)
-    if not form.is_valid() or form.period is None:
+    if not form.is_valid() or form.chosen_period is None:
         errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
         return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")
-    review = build_review(form.stations, form.period, now=now, calendars=calendars, full=False)
-    name = exports.filename(form.scope_slug(), form.period.slug, extension)
+    review = build_review(
+        form.stations, form.chosen_period, now=now, calendars=calendars, full=False
+    )
+    name = exports.filename(form.scope_slug(), form.chosen_period.slug, extension)
     if extension == "csv":
         return exports.csv_response(review, name=name)
-    title = f"{form.scope_label()} · {form.period.label}"
+    title = f"{form.scope_label()} · {form.chosen_period.label}"
     return exports.xlsx_response(review, name=name, title=title)
 
 

@@ -50,8 +50,12 @@ class ScreenForm(forms.Form):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         for name, values in filter_values().items():
-            self.fields[name].choices = [("", _("all")), *((v, v) for v in values)]
-        self.fields["language"].choices = [("", _("default")), *settings.LANGUAGES]
+            field = self.fields[name]
+            assert isinstance(field, forms.ChoiceField)
+            field.choices = [("", _("all")), *((v, v) for v in values)]
+        language = self.fields["language"]
+        assert isinstance(language, forms.ChoiceField)
+        language.choices = [("", _("default")), *settings.LANGUAGES]
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()

@@ -25,6 +25,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from dashboard import languages
+from dashboard.htmx import HtmxHttpRequest
 from screens import services
 from screens.forms import ScreenForm
 from screens.models import Screen
@@ -62,7 +63,7 @@ def _list_url() -> str:
 
 
 def _page(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     *,
     form: ScreenForm | None = None,
     enrolment: dict[str, Any] | None = None,
@@ -84,7 +85,9 @@ def _enrolment(request: HttpRequest, screen: Screen, token: str) -> dict[str, An
     return {"screen": screen, "url": url, "expires_at": screen.enrolment_expires_at}
 
 
-def _row(request: HttpRequest, screen: Screen, note: str, *, error: bool = False) -> HttpResponse:
+def _row(
+    request: HtmxHttpRequest, screen: Screen, note: str, *, error: bool = False
+) -> HttpResponse:
     """The screen's rows for htmx; without JavaScript, back to the list with a message."""
     if request.htmx:
         return render(
@@ -97,14 +100,14 @@ def _row(request: HttpRequest, screen: Screen, note: str, *, error: bool = False
 @require_GET
 @never_cache
 @staff_required
-def screen_list(request: HttpRequest) -> HttpResponse:
+def screen_list(request: HtmxHttpRequest) -> HttpResponse:
     return _page(request)
 
 
 @require_POST
 @never_cache
 @staff_required
-def create(request: HttpRequest) -> HttpResponse:
+def create(request: HtmxHttpRequest) -> HttpResponse:
     form = ScreenForm(request.POST)
     if form.is_valid():
         try:
@@ -126,7 +129,7 @@ def create(request: HttpRequest) -> HttpResponse:
 @require_POST
 @never_cache
 @staff_required
-def new_link(request: HttpRequest, pk: int) -> HttpResponse:
+def new_link(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     screen = get_object_or_404(Screen, pk=pk)
     try:
         token = services.new_enrolment_link(screen)
@@ -147,7 +150,7 @@ def _unreachable(screen: Screen) -> str:
 @require_POST
 @never_cache
 @staff_required
-def identify(request: HttpRequest, pk: int) -> HttpResponse:
+def identify(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     screen = get_object_or_404(Screen, pk=pk, revoked_at=None)
     if services.identify(screen):
         note = _("%(name)s shows its name now, if it is on.") % {"name": screen.name}
@@ -158,7 +161,7 @@ def identify(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @never_cache
 @staff_required
-def reload(request: HttpRequest, pk: int) -> HttpResponse:
+def reload(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     screen = get_object_or_404(Screen, pk=pk, revoked_at=None)
     if services.reload(screen):
         note = _("%(name)s reloads now, if it is on.") % {"name": screen.name}
@@ -169,7 +172,7 @@ def reload(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @never_cache
 @staff_required
-def revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def revoke(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     screen = get_object_or_404(Screen, pk=pk)
     services.revoke(screen)
     note = _("%(name)s is revoked: it stopped showing the wall.") % {"name": screen.name}
@@ -179,7 +182,7 @@ def revoke(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @never_cache
 @staff_required
-def delete(request: HttpRequest, pk: int) -> HttpResponse:
+def delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     screen = get_object_or_404(Screen, pk=pk)
     if screen.revoked_at is None:
         return _row(request, screen, _("Revoke a screen before deleting it."), error=True)

@@ -138,7 +138,7 @@ def perform(
     own = client is None
     started = time.monotonic()
     try:
-        if own:
+        if client is None:  # own
             client = cwork_client(api_key=cwork_key_for(user))
         try:
             _send(client, station, action, sent)

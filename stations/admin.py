@@ -69,8 +69,8 @@ class StateAdmin(FromCWork):
         from kpis.mapping import bucket_of, state_buckets
         from kpis.models import StateBucket
 
-        labels = dict(StateBucket._meta.get_field("bucket").choices)
-        return str(labels[bucket_of(state_buckets(), obj.cwork_id).value])
+        bucket = bucket_of(state_buckets(), obj.cwork_id).value
+        return str(StateBucket(bucket=bucket).get_bucket_display())
 
 
 @admin.register(LiveStatus)

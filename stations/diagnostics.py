@@ -160,17 +160,18 @@ def check_connection(client: CWorkClient, target: Target | None = None) -> list[
 
     checks = [_reached(address), *_tls_outcome(client, target), _authenticated()]
     checks += _version_checks(detected, target)
+    stations: list[Station] | None = None
     try:
-        stations = client.stations()
+        listed = client.stations()
     except CWorkError as exc:
-        stations = None
         station_check = Check(
             gettext("Stations"),
             Status.FAILED,
             gettext("CWork did not list its stations: %(error)s") % {"error": exc},
         )
     else:
-        station_check = _station_check(stations)
+        stations = listed
+        station_check = _station_check(listed)
     checks += _licence_checks(client, stations)
     checks.append(station_check)
     return checks

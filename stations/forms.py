@@ -6,7 +6,7 @@ page renders its own controls from the same fields.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -45,6 +45,10 @@ class ActionForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.station = station
 
+    def values(self) -> dict[str, Any]:
+        """What is sent to CWork, once the form is valid."""
+        raise NotImplementedError
+
 
 class ChangeStateForm(ActionForm):
     state = StateField(
@@ -58,9 +62,9 @@ class ChangeStateForm(ActionForm):
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 
-    def values(self) -> dict[str, object]:
+    def values(self) -> dict[str, Any]:
         """What is sent: the comment only when one was typed (CWork's rules differ)."""
-        values: dict[str, object] = {"state": self.cleaned_data["state"]}
+        values: dict[str, Any] = {"state": self.cleaned_data["state"]}
         if self.cleaned_data.get("comment"):
             values["comment"] = self.cleaned_data["comment"]
         return values
@@ -71,7 +75,7 @@ class ReplaceStateForm(ChangeStateForm):
 
 
 class ForceAutoForm(ActionForm):
-    def values(self) -> dict[str, object]:
+    def values(self) -> dict[str, Any]:
         return {}
 
 
@@ -103,8 +107,9 @@ class ResetPartsForm(ActionForm):
         )
         return target or None
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         count, target = data.get("part_count"), self.target()
         above = count is not None and target is not None and count > target
         if above and data.get("confirm") != count:
@@ -121,7 +126,7 @@ class ResetPartsForm(ActionForm):
             )
         return data
 
-    def values(self) -> dict[str, object]:
+    def values(self) -> dict[str, Any]:
         return {"part_count": self.cleaned_data["part_count"]}
 
 

@@ -86,21 +86,22 @@ def poll_live(client: CWorkClient, *, now: datetime | None = None) -> Outcome:
     changed: list[tuple[int, int, tuple[Any, ...], tuple[str, ...], tuple[Any, ...] | None]] = []
     reported: set[int] = set()
     for status in statuses:
-        station_id = stations.get(status.station_id)  # type: ignore[arg-type]
-        if station_id is None:
-            outcome.problems.append(f"station {status.station_id}: not in CWork's station list")
+        cwork_id = status.station_id
+        station_id = None if cwork_id is None else stations.get(cwork_id)
+        if cwork_id is None or station_id is None:
+            outcome.problems.append(f"station {cwork_id}: not in CWork's station list")
             continue
         reported.add(station_id)
         row = status_row(status)
         old = stored.get(station_id)
         if old is None:
-            changed.append((station_id, status.station_id, row, ("new",), None))  # type: ignore[arg-type]
+            changed.append((station_id, cwork_id, row, ("new",), None))
             continue
         if old[:_MISSING] != row or old[_MISSING] is not None:
             names = tuple(name for name, a, b in zip(FIELDS, old, row, strict=False) if a != b)
             if old[_MISSING] is not None:
                 names += ("reporting",)
-            changed.append((station_id, status.station_id, row, names, old))  # type: ignore[arg-type]
+            changed.append((station_id, cwork_id, row, names, old))
 
     newly_missing = [
         station_id
@@ -143,7 +144,8 @@ def _event_fields(names: Iterable[str]) -> tuple[str, ...]:
 
 
 def _write_statuses(changed: list[Any], states: dict[int, int], now: datetime) -> int:
-    new, updated = [], []
+    new: list[LiveStatus] = []
+    updated: list[LiveStatus] = []
     for station_id, _, row, _names, old in changed:
         live = LiveStatus(
             station_id=station_id,

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cwork.client import CWorkClient
+from cwork.models import Operation as CWorkOperation
 from stations.models import Operation, Order, Station
 from stations.outcome import Outcome
 from stations.upsert import upsert_by_cwork_id
@@ -17,7 +18,7 @@ def sync_orders(client: CWorkClient, *, now: datetime | None = None) -> Outcome:
     """Every valid order and its operations. A missing licence raises ``CWorkLicenseError``."""
     now = now or timezone.now()
     orders = client.orders()
-    operations = []
+    operations: list[CWorkOperation] = []
     outcome = Outcome()
     outcome.problems += [f"order record {r.index}: {r.reason}" for r in orders.rejected]
     for order in orders:
@@ -47,14 +48,15 @@ def sync_orders(client: CWorkClient, *, now: datetime | None = None) -> Outcome:
             scope=None if not orders.rejected else (),
         )
         outcome.changes.update(orders=written, orders_dropped=dropped)
-        order_ids = dict(Order.objects.values_list("cwork_id", "id"))
-        station_ids = dict(Station.objects.values_list("cwork_id", "id"))
+        # Looked up by ids CWork may leave out (None): those operations get no order or station.
+        order_ids: dict[int | None, int] = dict(Order.objects.values_list("cwork_id", "id"))
+        station_ids: dict[int | None, int] = dict(Station.objects.values_list("cwork_id", "id"))
         written_ops, dropped_ops = upsert_by_cwork_id(
             Operation,
             {
                 op.operation_id: {
-                    "order_id": order_ids.get(op.order_id),  # type: ignore[arg-type]
-                    "station_id": station_ids.get(op.station_id),  # type: ignore[arg-type]
+                    "order_id": order_ids.get(op.order_id),
+                    "station_id": station_ids.get(op.station_id),
                     "name": op.name,
                     "created": op.created,
                     "description": op.description,

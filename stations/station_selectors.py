@@ -580,7 +580,7 @@ def past_alarms(station: Station, day_start: datetime, now: datetime) -> tuple[l
         station=station, end__isnull=False, end__gt=day_start, start__lte=now
     )
     rows = [
-        AlarmRow(a.code, a.message, a.start, a.end, a.end - a.start)
+        AlarmRow(a.code, a.message, a.start, a.end, a.end - a.start if a.end else None)
         for a in cleared.order_by("-start", "code")[:PAST_ALARMS_SHOWN]
     ]
     return rows, cleared.count() if len(rows) == PAST_ALARMS_SHOWN else len(rows)

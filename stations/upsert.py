@@ -21,10 +21,11 @@ def upsert_by_cwork_id(
     ``records`` maps each CWork id to its field values. Rows CWork no longer lists are kept
     (history points at them) with ``present_in_cwork`` false.
     """
+    manager = model._default_manager  # ``objects``: these models declare no other manager
     fields = sorted({name for values in records.values() for name in values})
     existing = {
         row[0]: row[1:]
-        for row in model.objects.values_list("cwork_id", "pk", "present_in_cwork", *fields)
+        for row in manager.values_list("cwork_id", "pk", "present_in_cwork", *fields)
     }
     create, update = [], []
     for cwork_id, values in records.items():
@@ -36,8 +37,8 @@ def upsert_by_cwork_id(
             update.append(
                 model(pk=row[0], cwork_id=cwork_id, synced_at=now, present_in_cwork=True, **values)
             )
-    model.objects.bulk_create(create, batch_size=500)
-    model.objects.bulk_update(update, [*fields, "synced_at", "present_in_cwork"], batch_size=500)
+    manager.bulk_create(create, batch_size=500)
+    manager.bulk_update(update, [*fields, "synced_at", "present_in_cwork"], batch_size=500)
     gone = [
         cwork_id
         for cwork_id, row in existing.items()
@@ -45,7 +46,5 @@ def upsert_by_cwork_id(
     ]
     dropped = 0
     if gone:
-        dropped = model.objects.filter(cwork_id__in=gone).update(
-            present_in_cwork=False, synced_at=now
-        )
+        dropped = manager.filter(cwork_id__in=gone).update(present_in_cwork=False, synced_at=now)
     return len(create) + len(update), dropped

@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.permissions import visible_stations
 from alerts.views import station_alerts
+from dashboard.htmx import HtmxHttpRequest
 from kpis.current import figures_for, previous_shift_review, review_url
 from stations.health import ingest_health, stale_after
 from stations.models import Station
@@ -33,16 +34,15 @@ OVERVIEW_REFRESH_SECONDS = 10
 DAY_REFRESH_SECONDS = 30
 
 
-def _fragment_requested(request: HttpRequest) -> bool:
+def _fragment_requested(request: HtmxHttpRequest) -> bool:
     """An HTMX request for the part, not a history restore (which needs the whole page)."""
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.history_restore_request
+    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 @require_GET
 @never_cache
 @login_required
-def overview(request: HttpRequest) -> HttpResponse:
+def overview(request: HtmxHttpRequest) -> HttpResponse:
     """Every station, the most urgent first; ``?q=`` searches."""
     query = request.GET.get("q", "").strip()[:QUERY_MAX_LENGTH]
     now = timezone.now()
@@ -86,7 +86,7 @@ def station_page_context(station: Station, **extra: Any) -> dict[str, Any]:
 @require_GET
 @never_cache
 @login_required
-def detail(request: HttpRequest, pk: int) -> HttpResponse:
+def detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """One station today; HTMX refreshes the day (with the live part out of band).
 
     A station the user may not see is not found; but when the open page's refresh asks for

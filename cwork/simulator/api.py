@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, overload
 
 from cwork.errors import ERROR_CLASSES
 from cwork.versions import (
@@ -840,6 +840,10 @@ class _Call:
         except ValueError:
             raise ApiError(1005) from None
 
+    @overload
+    def query_int(self, name: str, *, required: Literal[True]) -> int: ...
+    @overload
+    def query_int(self, name: str, *, required: bool = False) -> int | None: ...
     def query_int(self, name: str, *, required: bool = False) -> int | None:
         text = self.query.get(name)
         if text is None or text == "":

@@ -95,16 +95,30 @@ class DncStore:
 
     # --- documents ---------------------------------------------------------------------------
 
-    def _add_document(self, **values: object) -> DocumentRecord:
-        created = values.pop("created")
+    def _add_document(
+        self,
+        *,
+        reference: str,
+        extension: str,
+        folder: str,
+        station: int,
+        created: datetime,
+        custom: tuple[str, str, str, str, str],
+        protected: bool,
+    ) -> DocumentRecord:
         document = DocumentRecord(
             document_id=self._next_document,
             alias_of=0,
+            reference=reference,
+            extension=extension,
+            folder=folder,
+            station=station,
             emergency=0,
-            created=created,  # type: ignore[arg-type]
-            modified=created,  # type: ignore[arg-type]
+            created=created,
+            modified=created,
+            custom=custom,
+            protected=protected,
             archived=False,
-            **values,  # type: ignore[arg-type]
         )
         self.documents[document.document_id] = document
         self._next_document += 1
@@ -144,6 +158,7 @@ class DncStore:
     ) -> DocumentRecord:
         extension = str(values.get("extension") or "")
         folder = str(values.get("folder") or "")
+        custom = [str(values.get(f"custom{n}") or "") for n in range(1, 6)]
         for existing in self.documents.values():
             if (existing.reference, existing.extension, existing.station, existing.folder) == (
                 reference,
@@ -158,7 +173,7 @@ class DncStore:
             folder=folder,
             station=station,
             created=now,
-            custom=tuple(str(values.get(f"custom{n}") or "") for n in range(1, 6)),
+            custom=(custom[0], custom[1], custom[2], custom[3], custom[4]),
             protected=bool(values.get("protected")),
         )
 

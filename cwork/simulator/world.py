@@ -60,9 +60,11 @@ import time
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
+from typing import TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from cwork import oee
@@ -175,7 +177,8 @@ class ProgramRun:
     end: datetime | None
 
 
-_Interval = AlarmRecord | ProgramRun
+#: One kind of history interval (an alarm or a program run), as ``_history`` makes them.
+_Interval = TypeVar("_Interval", AlarmRecord, ProgramRun)
 
 
 @dataclass(frozen=True, slots=True)
@@ -468,6 +471,22 @@ class _Job:
         "tcr",
     )
 
+    cycle: float  # actual seconds per machine cycle
+    end: int
+    first_seg: int
+    last_seg: int
+    made: int
+    name: str
+    op_id: int
+    order: int  # index of its order in the chunk's orders
+    ppc: int  # parts per cycle
+    program: str
+    ptm: int  # parts to make
+    scrap: float
+    selected_end: int
+    setup_start: int
+    tcr: int  # theoretical cycle time, seconds
+
     def __init__(self) -> None:
         self.first_seg = -1
         self.last_seg = -1
@@ -477,6 +496,16 @@ class _Job:
 
 class _OrderRec:
     __slots__ = ("client", "created", "end", "jobs", "name", "order_id", "planned", "qty", "ref")
+
+    client: str
+    created: int
+    end: int
+    jobs: list[int]  # indexes in the chunk's jobs
+    name: str
+    order_id: int
+    planned: int  # operations planned
+    qty: int
+    ref: str
 
 
 class _Chunk:
@@ -739,7 +768,7 @@ class World:
             raise WorldError(2007, f"This station is not in MDC mode ({handle})")
         return st
 
-    def _check_state(self, state: int, allowed_states: set[int] | None) -> StateDef:
+    def _check_state(self, state: int, allowed_states: AbstractSet[int] | None) -> StateDef:
         definition = self._states.get(state) if isinstance(state, int) else None
         if definition is None:
             raise WorldError(2005, f"This state does not exist ({state!r})")
@@ -830,9 +859,9 @@ class World:
             t = bs
             calendar = 1
             if bi == pm_block and pending is None:
-                d = 3600 + int(r() * 5400)
+                maintenance = 3600 + int(r() * 5400)
                 top(t, PREVENTIVE_MAINTENANCE, "Preventive maintenance (monthly check)", 1)
-                t = min(be, t + d)
+                t = min(be, t + maintenance)
                 calendar = 0
             while t < be:
                 if pending is not None:
@@ -1249,7 +1278,8 @@ class World:
                 if valid != st.valid:
                     continue  # a stale entry: the station was refreshed since
                 self._refresh(st, now)
-            return list(self._snaps)  # type: ignore[arg-type]
+            # Every entry is set: the heap starts with every station due, so each was refreshed.
+            return cast(list[StatusSnapshot], list(self._snaps))
 
     # -- history ----------------------------------------------------------------------------
 
@@ -1436,7 +1466,7 @@ class World:
         handle: int,
         state: int,
         comment: str = "",
-        allowed_states: set[int] | None = None,
+        allowed_states: AbstractSet[int] | None = None,
     ) -> TopRecord:
         with self._lock:
             st = self._writable(handle)
@@ -1456,7 +1486,7 @@ class World:
         handle: int,
         state: int,
         comment: str | None = None,
-        allowed_states: set[int] | None = None,
+        allowed_states: AbstractSet[int] | None = None,
     ) -> TopRecord:
         with self._lock:
             st = self._writable(handle)

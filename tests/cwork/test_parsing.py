@@ -278,18 +278,18 @@ def test_numbers_sent_as_strings_are_numbers():
         {"JobCycleTime": "5894", "PartCount": " 50 ", "TotalParts": 892, "Size": "12.0"},
         "StationStatus",
     )
-    assert f.int("JobCycleTime") == 5894
-    assert f.int("PartCount") == 50
-    assert f.int("TotalParts") == 892
-    assert f.int("Size") == 12
+    assert f.integer("JobCycleTime") == 5894
+    assert f.integer("PartCount") == 50
+    assert f.integer("TotalParts") == 892
+    assert f.integer("Size") == 12
     assert f.problems == []
 
 
 def test_a_number_that_is_not_one_is_none_with_a_problem():
     f = Fields({"PartCount": "abc", "Rate": "n/a", "Ratio": "0.68"}, "StationStatus")
-    assert f.int("PartCount") is None
-    assert f.float("Rate") is None
-    assert f.float("Ratio") == pytest.approx(0.68)
+    assert f.integer("PartCount") is None
+    assert f.number("Rate") is None
+    assert f.number("Ratio") == pytest.approx(0.68)
     assert len(f.problems) == 2
     assert "PartCount" in f.problems[0]
     assert "'abc'" in f.problems[0]
@@ -297,9 +297,9 @@ def test_a_number_that_is_not_one_is_none_with_a_problem():
 
 def test_a_required_field_that_is_missing_or_unreadable_raises():
     with pytest.raises(CWorkProtocolError):
-        Fields({"Name": "HSC70"}, "Station").int("Handle", required=True)
+        Fields({"Name": "HSC70"}, "Station").integer("Handle", required=True)
     with pytest.raises(CWorkProtocolError) as caught:
-        Fields({"Handle": "seven"}, "Station").int("Handle", required=True)
+        Fields({"Handle": "seven"}, "Station").integer("Handle", required=True)
     assert "Station.Handle" in str(caught.value)
     with pytest.raises(CWorkProtocolError):
         Fields(["not", "an", "object"], "Station")
@@ -310,12 +310,12 @@ def test_a_required_field_that_is_missing_or_unreadable_raises():
     [("1", True), ("0", False), (1, True), (0, False), (True, True), (False, False)],
 )
 def test_flags_sent_as_strings_or_numbers(value, expected):
-    assert Fields({"CanChangeState": value}, "Group").bool("CanChangeState") is expected
+    assert Fields({"CanChangeState": value}, "Group").flag("CanChangeState") is expected
 
 
 def test_a_flag_that_is_not_one_is_none_with_a_problem():
     f = Fields({"CanChangeState": "2"}, "Group")
-    assert f.bool("CanChangeState") is None
+    assert f.flag("CanChangeState") is None
     assert len(f.problems) == 1
 
 
@@ -328,7 +328,7 @@ def test_keys_match_whatever_their_casing(key):
 
 def test_keys_not_read_are_kept_as_extra():
     f = Fields({"Handle": 7, "Name": "HSC70", "Spindle": {"Speed": 12000}}, "Station")
-    f.int("Handle")
+    f.integer("Handle")
     f.text("Name")
     assert f.extra() == {"Spindle": {"Speed": 12000}}
 

@@ -86,8 +86,8 @@ def test_a_malformed_value_names_the_variable_and_what_is_expected(tmp_path, nam
 def test_env_helpers_read_typed_values():
     env = Env({"A": " 2.5 ", "B": "yes", "C": "a, b,,c", "D": "  "})
     assert env.seconds("A", 1.0) == 2.5
-    assert env.bool("B", False) is True
-    assert env.list("C", []) == ["a", "b", "c"]
-    assert env.str("D", "default") == "default"  # blank counts as unset
+    assert env.flag("B", False) is True
+    assert env.comma_list("C", []) == ["a", "b", "c"]
+    assert env.text("D", "default") == "default"  # blank counts as unset
     with pytest.raises(ImproperlyConfigured, match="D must be set"):
-        env.str("D", required=True)
+        env.text("D", required=True)

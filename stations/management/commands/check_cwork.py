@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from argparse import ArgumentParser
-from typing import Any, ClassVar
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext, gettext_lazy, ngettext
@@ -16,21 +16,18 @@ WIDTH = 100
 
 
 class Command(BaseCommand):
-    help = gettext_lazy(
+    # Lazy: translated when the help is shown. django-stubs types ``help`` as str only.
+    help = gettext_lazy(  # type: ignore[assignment]
         "Check the connection to CWork (address, TLS, API key, API version, licences, "
         "stations) and say what to change when something is wrong. Exits with status 1 when a "
         "check failed."
     )
     # A connection check must run even when unrelated system checks fail.
-    requires_system_checks: ClassVar[list[str]] = []
+    requires_system_checks = ()
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument(
-            "--url", help=gettext_lazy("CWork address to check instead of CWORK_URL.")
-        )
-        parser.add_argument(
-            "--api-key", help=gettext_lazy("API key to check instead of CWORK_API_KEY.")
-        )
+        parser.add_argument("--url", help=gettext("CWork address to check instead of CWORK_URL."))
+        parser.add_argument("--api-key", help=gettext("API key to check instead of CWORK_API_KEY."))
 
     def handle(self, *args: Any, **options: Any) -> None:
         target = Target.from_settings(url=options["url"], api_key=options["api_key"])
