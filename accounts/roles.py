@@ -42,7 +42,3 @@ ROLES = {
     "Administrator": _("Administrator"),
 }
 
-
-def role_label(group_name: str) -> str:
-    """The translated label of a role; any other group keeps its own name."""
-    return str(ROLES.get(group_name, group_name))

@@ -47,6 +47,7 @@ from alerts.models import (
     Webhook,
 )
 from alerts.outbox import queue_test
+from alerts.sending import send_now
 from dashboard.formatting import local_moment
 from stations.models import Station
 
@@ -416,11 +417,6 @@ def send_test(rule: AlertRule, now: datetime) -> list[Delivery]:
         )
     if not queued:
         return []
-    try:
-        from alerts.sending import send_now
-    except ImportError:  # no immediate sending here: the background sender will try them
-        logger.warning("alerts.sending.send_now is missing: test left to the background sender")
-        return queued
     try:
         return list(send_now(queued))
     except Exception:  # the queue keeps them: a failure here must not lose the answer

@@ -560,10 +560,6 @@ class Review:
     stop_pareto: Any = None
     alarm_pareto: Any = None
 
-    @property
-    def differing(self) -> int:
-        return sum(1 for row in [*self.rows, self.total] if row.check == "differs")
-
 
 def build_review(
     stations: list[Station],

@@ -6,8 +6,6 @@ so a copy of the database enrols nothing and impersonates no screen.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -87,10 +85,6 @@ class Screen(models.Model):
     def filters(self) -> dict[str, str]:
         """The wall's filters for this screen; a blank value means all."""
         return {name: getattr(self, name) for name in FILTER_FIELDS}
-
-    def wall_query(self) -> str:
-        """The wall's query string for these filters (blank ones left out), without ``?``."""
-        return urlencode({name: value for name, value in self.filters.items() if value})
 
     @property
     def is_revoked(self) -> bool:

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 
 from accounts.permissions import PERMISSIONS, Action
-from accounts.roles import ROLE_PERMISSIONS, ROLES, role_label
+from accounts.roles import ROLE_PERMISSIONS, ROLES
 
 EXPECTED = {
     "Viewer": set(),
@@ -50,8 +50,6 @@ def test_each_role_exists_after_migrate_with_its_permissions():
     }
     assert {name: set(codenames) for name, codenames in ROLE_PERMISSIONS.items()} == EXPECTED
     assert set(ROLES) == set(EXPECTED)
-    assert role_label("Supervisor") == "Supervisor"
-    assert role_label("Night shift") == "Night shift"
 
 
 @pytest.mark.django_db

@@ -248,14 +248,13 @@ def test_the_service_validates_too():
         create_screen("Hall C", {}, 20, None, language="xx")
 
 
-def test_filters_and_wall_query():
+def test_filters_are_kept_trimmed():
     screen, _ = create_screen(
         "Hall A", {"workshop": "Turning & Co", "dnc_group": " DNC "}, 20, None
     )
     assert screen.filters == {"workshop": "Turning & Co", "mdc_group": "", "dnc_group": "DNC"}
-    assert screen.wall_query() == "workshop=Turning+%26+Co&dnc_group=DNC"
     everything, _ = create_screen("Hall B", None, 20, None)
-    assert everything.wall_query() == ""
+    assert everything.filters == {"workshop": "", "mdc_group": "", "dnc_group": ""}
 
 
 # --- enrolling ----------------------------------------------------------------------------------
