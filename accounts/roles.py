@@ -41,4 +41,3 @@ ROLES = {
     "Manager": _("Manager"),
     "Administrator": _("Administrator"),
 }
-
