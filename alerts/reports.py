@@ -41,7 +41,7 @@ from alerts.engine import Hit, RuleSpec, load_rules, raise_event, station_views
 from alerts.messages import absolute_url
 from alerts.models import Alert, AlertRule, Condition, Delivery, ReportSubscription, ShiftReport
 from alerts.outbox import queue_message
-from dashboard.formatting import format_duration, local_moment
+from core.formatting import format_duration, local_moment
 from dashboard.languages import user_language
 from kpis import exports
 from kpis.calendar import Calendars, CalendarSpec, Occurrence, find, occurrences

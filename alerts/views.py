@@ -47,7 +47,7 @@ from alerts.models import (
     Webhook,
 )
 from alerts.outbox import queue_test
-from dashboard.formatting import local_moment
+from core.formatting import local_moment
 from stations.models import Station
 
 logger = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from core.formatting import format_duration
 from cwork.oee import Bucket
-from dashboard.formatting import format_duration
 from kpis.calendar import Calendars, Span, opening
 from kpis.intervals import StatePiece, overlapping, state_pieces
 from kpis.mapping import bucket_of, state_buckets

@@ -29,8 +29,8 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from core.formatting import format_duration
 from cwork.oee import Bucket
-from dashboard.formatting import format_duration
 from kpis.calendar import local
 from kpis.intervals import StatePiece, overlapping, state_pieces
 from kpis.mapping import NO_STATE, bucket_of, cached_state_buckets, mark_label

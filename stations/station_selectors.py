@@ -21,8 +21,8 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core.formatting import format_duration
 from cwork import oee
-from dashboard.formatting import format_duration
 from stations.health import ingest_health
 from stations.models import (
     AlarmInterval,
