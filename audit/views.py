@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.permissions import Action
 from audit.models import ActionAttempt, ActionKind, Outcome
-from dashboard.spreadsheets import safe_cell
+from core.spreadsheets import safe_cell
 from stations.forms import FORMS
 from stations.models import State, Station
 

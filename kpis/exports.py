@@ -13,7 +13,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from core.formatting import DAY_SECONDS, spreadsheet_duration_format
-from dashboard.spreadsheets import safe_cell
+from core.spreadsheets import safe_cell
 from kpis.review import COLUMNS, COUNT, RATE, TIME, Review, Row
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
