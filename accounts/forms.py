@@ -10,7 +10,7 @@ from django.utils.translation import get_language_info, gettext, ngettext
 
 from accounts import throttle
 from accounts.models import Profile
-from dashboard.proxies import client_address
+from core.proxies import client_address
 
 
 class ThrottledLoginMixin:

@@ -71,7 +71,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # First: everything after it sees X-Forwarded-* only from a trusted proxy.
-    "dashboard.proxies.ProxyHeadersMiddleware",
+    "core.proxies.ProxyHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -192,7 +192,7 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", PRODUCTI
 SESSION_COOKIE_HTTPONLY = True
 #: The reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (their address
 #: as daphne sees it): the client's address is then the one the proxy reports (see
-#: dashboard/proxies.py), and a request is HTTPS when the proxy says it was.
+#: core/proxies.py), and a request is HTTPS when the proxy says it was.
 TRUSTED_PROXIES = env.networks("TRUSTED_PROXIES", [])
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXIES else None
 # Served over HTTPS (as secure cookies say): plain HTTP is redirected, except the health
