@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from alerts.engine import evaluate as evaluate_alerts
+from core.locks import exclusive
 from core.logs import log_context
 from cwork.client import CWorkClient
 from cwork.errors import CWorkError, CWorkLicenseError
@@ -29,7 +30,6 @@ from stations.catalogue import sync_catalogue
 from stations.connection import shared_cwork_client
 from stations.history import sync_history
 from stations.live import poll_live
-from stations.locks import exclusive
 from stations.models import PollRecord, Station, SyncKind, SyncState
 from stations.orders import sync_orders
 from stations.outcome import Outcome
