@@ -36,6 +36,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from accounts.languages import user_language
 from accounts.permissions import visible_stations
 from alerts.engine import Hit, RuleSpec, load_rules, raise_event, station_views
 from alerts.messages import absolute_url
@@ -43,7 +44,6 @@ from alerts.models import Alert, AlertRule, Condition, Delivery, ReportSubscript
 from alerts.outbox import queue_message
 from core.formatting import format_duration, local_moment
 from core.locks import exclusive
-from dashboard.languages import user_language
 from kpis import exports
 from kpis.calendar import Calendars, CalendarSpec, Occurrence, find, occurrences
 from kpis.engine import station_kpis
