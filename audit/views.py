@@ -21,9 +21,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from accounts.permissions import Action
+from actions.forms import FORMS
 from audit.models import ActionAttempt, ActionKind, Outcome
 from core.spreadsheets import safe_cell
-from stations.forms import FORMS
 from stations.models import State, Station
 
 PAGE_SIZE = 100

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "screens",
     "accounts",
     "audit",
+    "actions",
     "alerts",
 ]
 

@@ -26,6 +26,7 @@ CATALOGUE = ROOT / "locale" / "fr" / "LC_MESSAGES" / "django.po"
 #: Source folders whose strings are the product's (tests and benchmarks are not shown).
 SOURCES = (
     "accounts",
+    "actions",
     "alerts",
     "audit",
     "core",

@@ -22,6 +22,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.permissions import Action, can_act, cwork_key_for
+from actions.forms import FORMS
 from audit.models import ActionAttempt, Outcome
 from cwork.client import CWorkClient
 from cwork.errors import (
@@ -30,7 +31,6 @@ from cwork.errors import (
     CWorkProtocolError,
 )
 from stations.connection import cwork_client, shared_cwork_client
-from stations.forms import FORMS
 from stations.jobs import run_job
 from stations.models import State, Station
 
