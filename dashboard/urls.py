@@ -25,7 +25,7 @@ urlpatterns = [
         include((station_urls.urlpatterns + action_urls.urlpatterns, station_urls.app_name)),
     ),
     path("screens/", include("screens.urls")),
-    path("audit/", include("audit.urls")),
+    path("audit/", include("actions.audit_urls")),
     path("kpis/", include("kpis.urls")),
     path("alerts/reports/", include("alerts.report_urls")),
     path("alerts/", include("alerts.urls")),

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.forms import ThrottledAdminAuthenticationForm, ThrottledAuthenticationForm
+from actions.audit_views import AuditFilter
 from actions.forms import FORMS
-from audit.views import AuditFilter
 from kpis.calendar import Calendars
 from kpis.forms import ReviewForm
 from screens.forms import ScreenForm

@@ -1,4 +1,8 @@
-"""The audit trail for the people who check it: filter, read, export what was filtered."""
+"""The audit trail for the people who check it: filter, read, export what was filtered.
+
+The rows are the ``audit`` app's (written by ``actions.services``); the pages are here, beside
+the forms whose labels name the values each attempt sent.
+"""
 
 from __future__ import annotations
 
