@@ -310,6 +310,9 @@ CELERY_BROKER_URL = REDIS_URL or "memory://"
 # Several dashboards (or test runs) can share one Redis database without sharing a queue.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{env.str('CHANNEL_PREFIX', 'dashboard')}:"}
 CELERY_TASK_IGNORE_RESULT = True
+#: True where no worker takes the tasks sent (the test suite): a job asked for now
+#: (``core.queue.run_soon``) then runs in its caller.
+CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
