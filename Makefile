@@ -10,7 +10,7 @@ PYTEST_WORKERS ?= -n 2 --dist loadfile
 
 # What mypy checks (pyproject.toml's [tool.mypy]: django-stubs, no blanket ignore): every
 # package of the product, named one by one.
-TYPED := cwork dashboard stations kpis alerts accounts audit screens devtools manage.py
+TYPED := cwork core dashboard stations kpis alerts actions accounts audit screens devtools manage.py
 
 .PHONY: run test lint typecheck format bench soak simulator clean
 
@@ -30,6 +30,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy $(TYPED)
 	$(BIN)/python manage.py compiletranslations
 	$(BIN)/python -m pytest $(PYTEST_WORKERS)
@@ -37,6 +38,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy $(TYPED)
@@ -58,4 +60,4 @@ soak: $(STAMP)
 	$(BIN)/python bench/soak.py --minutes 60
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .import_linter_cache

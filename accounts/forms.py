@@ -12,7 +12,7 @@ from django.utils.translation import get_language_info, gettext, ngettext
 
 from accounts import throttle
 from accounts.models import Profile
-from dashboard.proxies import client_address
+from core.proxies import client_address
 
 if TYPE_CHECKING:
     _LoginForm = AuthenticationForm  # what the mixin is mixed into, for the type checker

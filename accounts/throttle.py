@@ -3,7 +3,7 @@
 Past the limit within the window, a login is refused before the password is checked, so the
 refusal tells nothing about the password. A successful login clears its user name's count
 (not its address's: one address can be a whole workshop's tablets behind one router). The
-address is the client's, behind a trusted reverse proxy too (``dashboard.proxies``).
+address is the client's, behind a trusted reverse proxy too (``core.proxies``).
 """
 
 from __future__ import annotations

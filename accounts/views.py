@@ -8,8 +8,8 @@ from django.shortcuts import redirect, render
 from django.utils import translation
 
 from accounts.forms import PreferencesForm, ThrottledAuthenticationForm
+from accounts.languages import user_language
 from accounts.models import Profile
-from dashboard.languages import user_language
 
 
 class LoginView(auth_views.LoginView):

@@ -28,7 +28,7 @@ from alerts.models import (
     ShiftReport,
     Webhook,
 )
-from dashboard.admin import HistoryAdmin
+from core.admin import HistoryAdmin
 
 
 class LevelInline(admin.StackedInline):

@@ -17,7 +17,7 @@ from django.utils.html import format_html, linebreaks
 from django.utils.translation import gettext as _
 
 from alerts.models import Alert, AlertRule, Condition, Delivery
-from dashboard.formatting import format_duration, local_moment
+from core.formatting import format_duration, local_moment
 
 
 def absolute_url(path: str) -> str:

@@ -11,9 +11,10 @@ from typing import Any
 
 from django.utils import translation
 
+from accounts.languages import user_language
 from alerts.messages import alert_message, test_message
 from alerts.models import Alert, AlertRule, Delivery, EscalationLevel, Webhook
-from dashboard.languages import plant_language, user_language
+from core.languages import plant_language
 
 
 def queue_for_alert(

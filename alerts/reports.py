@@ -36,19 +36,19 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from accounts.languages import user_language
 from accounts.permissions import visible_stations
 from alerts.engine import Hit, RuleSpec, load_rules, raise_event, station_views
 from alerts.messages import absolute_url
 from alerts.models import Alert, AlertRule, Condition, Delivery, ReportSubscription, ShiftReport
 from alerts.outbox import queue_message
-from dashboard.formatting import format_duration, local_moment
-from dashboard.languages import user_language
+from core.formatting import format_duration, local_moment
+from core.locks import exclusive
 from kpis import exports
 from kpis.calendar import Calendars, CalendarSpec, Occurrence, find, occurrences
 from kpis.engine import station_kpis
 from kpis.forms import ReviewForm, review_data, review_query
 from kpis.review import Review, Row, build_review, pct, total_parts
-from stations.locks import exclusive
 from stations.models import Station
 
 logger = logging.getLogger(__name__)

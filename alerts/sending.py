@@ -35,7 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from alerts.models import Delivery, Webhook
-from stations.locks import exclusive
+from core.locks import exclusive
 
 logger = logging.getLogger(__name__)
 

@@ -48,7 +48,7 @@ from alerts.models import (
 )
 from alerts.outbox import queue_test
 from alerts.sending import send_now
-from dashboard.formatting import local_moment
+from core.formatting import local_moment
 from stations.models import Station
 
 logger = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 from django.contrib import admin
 
 from audit.models import ActionAttempt
-from dashboard.admin import HistoryAdmin
+from core.admin import HistoryAdmin
 
 
 @admin.register(ActionAttempt)

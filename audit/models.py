@@ -1,7 +1,7 @@
 """The audit trail: every action someone asked the dashboard to send to CWork.
 
 One row per attempt, whatever became of it (sent and accepted, refused by CWork, refused here,
-or unknown). Rows are written by ``stations.actions`` only; nobody edits or deletes them from
+or unknown). Rows are written by ``actions.services`` only; nobody edits or deletes them from
 the pages or the admin. Who and which station are copied so a row stays readable on its own.
 """
 

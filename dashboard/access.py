@@ -13,8 +13,9 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.crypto import get_random_string
 
+from accounts.languages import user_language
 from accounts.permissions import visible_stations
-from dashboard import languages
+from core.languages import chosen_or_plant
 from dashboard.wall import WallFilter
 from screens import services as screens
 
@@ -62,7 +63,7 @@ def _grant(user: Any, screen: Any, query: Mapping[str, str]) -> WallGrant | None
     if user is not None and user.is_authenticated:
         return WallGrant(
             filter=WallFilter.from_mapping(query, stations=station_limit(user)),
-            language=languages.user_language(user),
+            language=user_language(user),
         )
     if screen is not None:
         return WallGrant(
@@ -70,7 +71,7 @@ def _grant(user: Any, screen: Any, query: Mapping[str, str]) -> WallGrant | None
             screen_id=screen.pk,
             screen_name=screen.name,
             rotation=screen.rotation_seconds,
-            language=languages.chosen_or_plant(screen.language),
+            language=chosen_or_plant(screen.language),
         )
     return None
 

@@ -8,7 +8,8 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from dashboard import access, languages, wall
+from accounts.languages import user_language
+from dashboard import access, wall
 from dashboard.metrics import websocket_connections
 
 #: Close code for a socket that may not (or may no longer) listen: the page must not retry.
@@ -102,7 +103,7 @@ class StationConsumer(LiveConsumer):
         if not await database_sync_to_async(access.may_see_station)(user, station_id):
             await self.close(code=FORBIDDEN)
             return
-        language = await database_sync_to_async(languages.user_language)(user)
+        language = await database_sync_to_async(user_language)(user)
         html = await database_sync_to_async(wall.render_station_live)(station_id, language=language)
         if html is None:
             await self.close(code=FORBIDDEN)

@@ -1,4 +1,5 @@
-"""Which language each reader gets, in one place for pages and sockets.
+"""Which language each reader gets, in one place for pages and sockets (the choices and their
+fallback: ``core.languages``; a user's: ``accounts.languages``).
 
 A kiosk screen speaks the language set on it; a signed-in user the one chosen on their
 preferences page; anyone else (the login and enrolment pages) their browser's. Any of them
@@ -14,43 +15,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 
+from accounts.languages import user_language
+from accounts.models import Profile
+from core.languages import chosen_or_plant, plant_language, supported
+from screens.models import Screen
+from screens.services import screen_from_request
+
 #: Cache key of the languages in use; deleted whenever a screen or a profile changes.
 IN_USE_KEY = "dashboard:languages-in-use"
 
 
-def supported() -> tuple[str, ...]:
-    return tuple(code for code, _name in settings.LANGUAGES)
-
-
-def plant_language() -> str:
-    return settings.LANGUAGE_CODE
-
-
-def chosen_or_plant(code: str | None) -> str:
-    """A stored choice if it is still a supported language, else the plant's."""
-    return code if code in supported() else plant_language()
-
-
-def user_language(user: Any) -> str:
-    """A signed-in user's language: their choice, else the plant's."""
-    from accounts.models import Profile
-
-    try:
-        return chosen_or_plant(user.profile.language)
-    except Profile.DoesNotExist:
-        return plant_language()
-
-
 def request_language(request: HttpRequest) -> str:
     """The language of a page: the user's, the kiosk screen's, or the browser's."""
-    from screens.services import screen_from_request
-
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return user_language(user)
@@ -70,9 +51,6 @@ def languages_in_use() -> tuple[str, ...]:
 
 
 def _languages_in_use() -> tuple[str, ...]:
-    from accounts.models import Profile
-    from screens.models import Screen
-
     chosen = set(Profile.objects.exclude(language="").values_list("language", flat=True))
     chosen |= set(Screen.objects.exclude(language="").values_list("language", flat=True))
     others = sorted(code for code in chosen if code in supported() and code != plant_language())

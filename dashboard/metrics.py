@@ -32,7 +32,7 @@ from prometheus_client.registry import Collector
 from alerts.models import Alert, Delivery
 from audit.models import ActionAttempt
 from audit.models import Outcome as ActionOutcome
-from dashboard import proxies
+from core import proxies
 from screens.models import Screen
 from stations.health import stale_after
 from stations.models import LiveStatus, PollRecord, SyncKind, SyncState

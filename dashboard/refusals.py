@@ -21,7 +21,7 @@ from django.shortcuts import resolve_url
 from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
 
-from dashboard.htmx import HtmxHttpRequest
+from core.htmx import HtmxHttpRequest
 
 #: The header naming the kind of refusal ("login" or "forbidden"); the page's script looks
 #: for it to tell our fragments from any other error page.

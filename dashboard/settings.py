@@ -66,12 +66,13 @@ INSTALLED_APPS = [
     "screens",
     "accounts",
     "audit",
+    "actions",
     "alerts",
 ]
 
 MIDDLEWARE = [
     # First: everything after it sees X-Forwarded-* only from a trusted proxy.
-    "dashboard.proxies.ProxyHeadersMiddleware",
+    "core.proxies.ProxyHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -192,7 +193,7 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.flag("SECURE_COOKIES", PRODUCTI
 SESSION_COOKIE_HTTPONLY = True
 #: The reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (their address
 #: as daphne sees it): the client's address is then the one the proxy reports (see
-#: dashboard/proxies.py), and a request is HTTPS when the proxy says it was.
+#: core/proxies.py), and a request is HTTPS when the proxy says it was.
 TRUSTED_PROXIES = env.networks("TRUSTED_PROXIES", [])
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXIES else None
 # Served over HTTPS (as secure cookies say): plain HTTP is redirected, except the health
@@ -312,6 +313,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "global_keyprefix": f"{env.text('CHANNEL_PREFIX', 'dashboard')}:"
 }
 CELERY_TASK_IGNORE_RESULT = True
+#: True where no worker takes the tasks sent (the test suite): a job asked for now
+#: (``core.queue.run_soon``) then runs in its caller.
+CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -333,13 +337,13 @@ LOG_FORMAT = env.choice("LOG_FORMAT", ("text", "json"), "text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "dashboard.logs.ContextFilter"}},
+    "filters": {"context": {"()": "core.logs.ContextFilter"}},
     "formatters": {
         "text": {
-            "()": "dashboard.logs.TextFormatter",
+            "()": "core.logs.TextFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
         },
-        "json": {"()": "dashboard.logs.JsonFormatter"},
+        "json": {"()": "core.logs.JsonFormatter"},
     },
     "handlers": {
         "console": {

@@ -4,7 +4,9 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from accounts.views import LoginView, preferences
+from actions import urls as action_urls
 from dashboard import admin_views, views
+from stations import urls as station_urls
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="wall", query_string=True), name="home"),
@@ -16,9 +18,14 @@ urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("preferences/", preferences, name="preferences"),
-    path("stations/", include("stations.urls")),
+    # A station's pages and the actions on it share the stations' namespace (stations:act):
+    # the actions are an app above stations, which knows nothing of them.
+    path(
+        "stations/",
+        include((station_urls.urlpatterns + action_urls.urlpatterns, station_urls.app_name)),
+    ),
     path("screens/", include("screens.urls")),
-    path("audit/", include("audit.urls")),
+    path("audit/", include("actions.audit_urls")),
     path("kpis/", include("kpis.urls")),
     path("alerts/reports/", include("alerts.report_urls")),
     path("alerts/", include("alerts.urls")),

@@ -15,9 +15,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_safe
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from core.htmx import HtmxHttpRequest
 from dashboard import metrics, wall
 from dashboard.access import wall_grant_for_request
-from dashboard.htmx import HtmxHttpRequest
 from screens.services import DEVICE_COOKIE
 from stations.health import ingest_health, stale_after
 from stations.models import PollRecord, SyncKind

@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import workshop_choices
+from kpis.mapping import bucket_of, state_buckets
 from kpis.models import (
     Break,
     Calendar,
@@ -18,6 +19,7 @@ from kpis.models import (
     StateBucket,
 )
 from stations.admin import FromCWork
+from stations.admin import StateAdmin as CWorkStateAdmin
 from stations.models import State
 
 
@@ -77,6 +79,27 @@ class ShiftAdmin(admin.ModelAdmin):
     list_display = ("name", "calendar", "start", "end", "monday", "saturday", "sunday")
     list_filter = ("calendar",)
     inlines = (BreakInline,)
+
+
+admin.site.unregister(State)
+
+
+@admin.register(State)
+class StateAdmin(CWorkStateAdmin):
+    """CWork's states, each with where its time goes in the KPIs."""
+
+    _after = CWorkStateAdmin.list_display.index("oee_category") + 1
+    list_display = (
+        *CWorkStateAdmin.list_display[:_after],
+        "counts_as",
+        *CWorkStateAdmin.list_display[_after:],
+    )
+
+    @admin.display(description=_("counts in the KPIs as"))
+    def counts_as(self, obj: State) -> str:
+        """The shop's mapping (kpis' state mappings) or the default from the OEE category."""
+        bucket = bucket_of(state_buckets(), obj.cwork_id).value
+        return str(StateBucket(bucket=bucket).get_bucket_display())
 
 
 @admin.register(StateBucket)

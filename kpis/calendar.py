@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from dashboard.formatting import local_date
+from core.formatting import local_date
 
 #: How far back "previous shift" looks for the last occurrence (a long holiday).
 SEARCH_BACK_DAYS = 31

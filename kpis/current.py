@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
-from dashboard.formatting import local_time
+from core.formatting import local_time
 from kpis.calendar import Calendars, Occurrence, previous_shift, shift_at
 from kpis.engine import PESSIMISTIC, station_kpis
 from kpis.forms import review_query

@@ -28,8 +28,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core.formatting import format_duration, local_moment
 from cwork import oee
-from dashboard.formatting import format_duration, local_moment
 from kpis.calendar import Calendars, CalendarSpec, clip_all, occurrences, opening, subtract
 from kpis.intervals import StatePiece, known_spans, state_pieces
 from kpis.mapping import bucket_of, state_buckets

@@ -12,8 +12,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from dashboard.formatting import DAY_SECONDS, spreadsheet_duration_format
-from dashboard.spreadsheets import safe_cell
+from core.formatting import DAY_SECONDS, spreadsheet_duration_format
+from core.spreadsheets import safe_cell
 from kpis.review import COLUMNS, COUNT, RATE, TIME, Review, Row
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

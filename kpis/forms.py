@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
-from dashboard.formatting import local_date, month_label
+from core.formatting import local_date, month_label
 from kpis.calendar import Calendars, CalendarSpec, Occurrence, find, local, previous_shift
 from stations.models import Station
 

@@ -17,8 +17,8 @@ from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
+from core.formatting import format_duration
 from cwork import oee
-from dashboard.formatting import format_duration
 from kpis.calendar import (
     Calendars,
     Occurrence,

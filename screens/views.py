@@ -24,8 +24,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from dashboard import languages
-from dashboard.htmx import HtmxHttpRequest
+from core import languages
+from core.htmx import HtmxHttpRequest
 from screens import services
 from screens.forms import ScreenForm
 from screens.models import Screen

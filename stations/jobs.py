@@ -20,16 +20,16 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from alerts.engine import evaluate as evaluate_alerts
+from core.locks import exclusive
+from core.logs import log_context
 from cwork.client import CWorkClient
 from cwork.errors import CWorkError, CWorkLicenseError
-from dashboard.logs import log_context
 from kpis.figures import sync_cwork_figures
 from stations import events
 from stations.catalogue import sync_catalogue
 from stations.connection import shared_cwork_client
 from stations.history import sync_history
 from stations.live import poll_live
-from stations.locks import exclusive
 from stations.models import PollRecord, Station, SyncKind, SyncState
 from stations.orders import sync_orders
 from stations.outcome import Outcome
@@ -113,7 +113,7 @@ def run_job(
 ) -> JobResult:
     """Run one job unless another run of it holds the lock or it is backing off."""
     job = JOBS[SyncKind(kind)]
-    # Every line logged during the run says which job and which run (see dashboard.logs).
+    # Every line logged during the run says which job and which run (see core.logs).
     with log_context(job=str(job.kind), poll_id=uuid.uuid4().hex[:12]):
         return _run_job(job, client=client, now=now, publish=publish)
 

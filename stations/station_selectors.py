@@ -21,8 +21,9 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core.colours import NEUTRAL, readable_text_color
+from core.formatting import format_duration
 from cwork import oee
-from dashboard.formatting import format_duration
 from stations.health import ingest_health
 from stations.models import (
     AlarmInterval,
@@ -34,7 +35,7 @@ from stations.models import (
     Station,
     Top,
 )
-from stations.selectors import NEUTRAL, Tile, readable_text_color, tile_for, tile_stations
+from stations.selectors import Tile, tile_for, tile_stations
 
 #: CWork's built-in "Breakdown" state (handle 1 in every installation, whatever its name in
 #: the installation's language). CWork has no failure category: breakdowns share category 2

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.permissions import visible_stations
 from alerts.views import station_alerts
-from dashboard.htmx import HtmxHttpRequest
+from core.htmx import HtmxHttpRequest
 from kpis.current import figures_for, previous_shift_review, review_url
 from stations.health import ingest_health, stale_after
 from stations.models import Station

@@ -46,6 +46,14 @@ def _compiled_translations() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _no_task_worker(settings):
+    """No Celery worker takes tasks beside the suite, even in CI's pass with Redis: a job
+    asked for now (``core.queue.run_soon``) runs in its caller, as with no broker. The tests
+    of the queue itself set this back."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+
+
+@pytest.fixture(autouse=True)
 def _quick_password_hashing(settings):
     """Tests create and log in hundreds of users: the production hasher's million rounds cost a
     third of a second each. Processes the tests start keep the production hasher."""

@@ -20,8 +20,8 @@ from django.core.cache import cache
 from alerts.models import Alert, AlertRule, Condition, Delivery, EscalationLevel, Webhook
 from alerts.outbox import queue_for_alert, queue_message, queue_test
 from alerts.sending import BACKOFF, MAX_ATTEMPTS, deliver_due, send_now
+from core.locks import exclusive
 from stations.jobs import run_job
-from stations.locks import exclusive
 from stations.models import Station
 from tests.alerts.servers import HOST, HttpReceiver, SmtpServer, free_port
 from tests.dashboard.test_settings import ROOT, clean_environment

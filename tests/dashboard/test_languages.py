@@ -14,7 +14,7 @@ from django.test.signals import template_rendered
 from django.utils import translation
 
 from accounts.models import Profile
-from dashboard.formatting import local_date, local_moment, month_label
+from core.formatting import local_date, local_moment, month_label
 from dashboard.languages import languages_in_use
 from dashboard.wall import publish_cycle
 from screens import services as screens

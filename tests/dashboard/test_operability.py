@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from alerts.models import Alert, AlertRule, Delivery
 from audit.models import ActionAttempt, ActionKind
 from audit.models import Outcome as ActionOutcome
-from dashboard.logs import ContextFilter, JsonFormatter, TextFormatter
+from core.logs import ContextFilter, JsonFormatter, TextFormatter
 from dashboard.metrics import websocket_connections
 from screens import services as screens
 from stations import jobs

@@ -24,7 +24,18 @@ from stations.models import Station
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = ROOT / "locale" / "fr" / "LC_MESSAGES" / "django.po"
 #: Source folders whose strings are the product's (tests and benchmarks are not shown).
-SOURCES = ("accounts", "alerts", "audit", "cwork", "dashboard", "kpis", "screens", "stations")
+SOURCES = (
+    "accounts",
+    "actions",
+    "alerts",
+    "audit",
+    "core",
+    "cwork",
+    "dashboard",
+    "kpis",
+    "screens",
+    "stations",
+)
 
 
 def french() -> polib.POFile:

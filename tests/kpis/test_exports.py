@@ -14,7 +14,7 @@ from django.utils import translation
 from openpyxl import load_workbook
 
 from accounts.models import Profile
-from dashboard.formatting import format_duration, spreadsheet_duration_format
+from core.formatting import format_duration, spreadsheet_duration_format
 from kpis import views
 from kpis.calendar import Calendars, previous_shift
 from kpis.engine import station_kpis

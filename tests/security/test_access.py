@@ -28,12 +28,12 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
 from accounts.models import Profile
 from accounts.permissions import Action
+from actions import services as actions
 from alerts.models import AlertRule, Condition, Webhook
 from audit.models import ActionAttempt
 from dashboard.asgi import application
 from screens.models import Screen
 from screens.services import DEVICE_COOKIE, create_screen, enrol
-from stations import actions
 from stations.models import Station
 from tests.stations.test_actions import ALL, Factory, make_user
 

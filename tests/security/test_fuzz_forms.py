@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.forms import ThrottledAdminAuthenticationForm, ThrottledAuthenticationForm
-from audit.views import AuditFilter
+from actions.audit_views import AuditFilter
+from actions.forms import FORMS
 from kpis.calendar import Calendars
 from kpis.forms import ReviewForm
 from screens.forms import ScreenForm
-from stations.forms import FORMS
 from stations.models import Station
 from tests.security.test_access import Factory
 from tests.stations.test_actions import ALL, make_user
@@ -64,7 +64,7 @@ def field_data(names: tuple[str, ...]):
 
 @pytest.fixture
 def factory(monkeypatch):
-    from stations import actions
+    from actions import services as actions
 
     factory = Factory()
     monkeypatch.setattr(actions, "cwork_client", lambda api_key=None: factory.client(api_key))

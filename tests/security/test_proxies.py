@@ -14,8 +14,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
 from django.urls import reverse
 
+from core.proxies import client_address, forwarded_client, parse_address
 from dashboard.env import Env
-from dashboard.proxies import client_address, forwarded_client, parse_address
 from tests.dashboard.test_settings import ROOT, clean_environment, start
 
 PROXY = "10.0.0.5"

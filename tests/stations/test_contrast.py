@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cwork.simulator.world import _make_states
-from stations.selectors import (
+from core.colours import (
     NEUTRAL,
     contrast_ratio,
     parse_hex,
@@ -17,6 +16,7 @@ from stations.selectors import (
     relative_luminance,
     state_color,
 )
+from cwork.simulator.world import _make_states
 
 AA = 4.5
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,10 +11,10 @@ from channels.layers import get_channel_layer
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from core.locks import exclusive
 from cwork.client import CWorkClient
 from stations.events import STATIONS_GROUP
 from stations.jobs import run_job
-from stations.locks import exclusive
 from stations.models import AlarmInterval, LiveStatus, PollRecord, ProgramRun, Station, SyncState
 from tests.stations.helpers import (
     CountingTransport,

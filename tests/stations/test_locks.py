@@ -12,8 +12,9 @@ import redis
 from django.core.cache import cache, caches
 from django.test import override_settings
 
-from stations import jobs, locks
-from stations.locks import exclusive
+from core import locks
+from core.locks import exclusive
+from stations import jobs
 from tests.e2e.conftest import unavailable
 
 REDIS_URL = "redis://127.0.0.1:6379/4"  # these tests' own database, under a unique prefix

@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from core.colours import readable_text_color
 from cwork.simulator import ManualClock, Simulator
 from cwork.simulator.world import BREAKDOWN, PRODUCTION, WorldError
 from stations.jobs import run_job
@@ -29,7 +30,6 @@ from stations.models import (
     Station,
     Top,
 )
-from stations.selectors import readable_text_color
 from stations.station_selectors import (
     Severity,
     day_bounds,

@@ -1,6 +1,6 @@
 """What a supervisor may send to CWork, checked before anything is sent.
 
-The forms are the rules (``stations.actions`` validates with them, pages or not); the station
+The forms are the rules (``actions.services`` validates with them, pages or not); the station
 page renders its own controls from the same fields.
 """
 

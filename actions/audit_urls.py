@@ -1,6 +1,8 @@
+"""The audit trail's pages at ``/audit/`` (namespace ``audit``); its rows are the audit app's."""
+
 from django.urls import path
 
-from audit import views
+from actions import audit_views as views
 
 app_name = "audit"
 urlpatterns = [

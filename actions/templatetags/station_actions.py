@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from django import template
 
+from actions.views import panel_context
+
 register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
 def station_action_panel(context, station):
-    from stations.action_views import panel_context
-
     request = context.get("request")
     if request is None or station is None:
         return {"any": False}

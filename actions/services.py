@@ -4,8 +4,8 @@
 (nothing sent), refuses bad values (nothing sent), sends a given idempotency key at most once
 (a second submit gets the first one's result), uses the user's own CWork key when they have
 one, records every attempt in the audit trail and turns CWork's answer into a plain sentence.
-After a success, or when the change may or may not have happened, it re-polls the live status
-at once so every screen shows what CWork now says.
+After a success, or when the change may or may not have happened, it has the live status
+re-read at once (queued, not in the request) so every screen shows what CWork now says.
 """
 
 from __future__ import annotations
@@ -16,13 +16,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.permissions import Action, can_act, cwork_key_for
+from actions.forms import FORMS
 from audit.models import ActionAttempt, Outcome
+from core.queue import run_soon
 from cwork.client import CWorkClient
 from cwork.errors import (
     CWorkAPIError,
@@ -30,9 +33,9 @@ from cwork.errors import (
     CWorkProtocolError,
 )
 from stations.connection import cwork_client, shared_cwork_client
-from stations.forms import FORMS
 from stations.jobs import run_job
 from stations.models import State, Station
+from stations.tasks import poll_live
 
 logger = logging.getLogger(__name__)
 
@@ -218,7 +221,12 @@ def _classify(exc: CWorkError) -> tuple[Outcome, int | None, str]:
 
 
 def _repoll(client: CWorkClient | None) -> None:
-    """Read the live status now, so the page and the walls show what CWork says."""
+    """Have the live status read again at once, so the page and the walls show what CWork
+    now says: queued to what runs the live poll (the embedded scheduler's thread, or a Celery
+    worker), never in the request. Run here only where nothing else would (a shell, the
+    tests) or with the client ``perform`` was given."""
+    if client is None and run_soon(poll_live.name, expires=repoll_expiry()):
+        return
     try:
         result = run_job("live", client=client or shared_cwork_client())
     except Exception:  # the action is done and recorded; a failed re-read is not its failure
@@ -226,6 +234,13 @@ def _repoll(client: CWorkClient | None) -> None:
         return
     if not result.ran or not result.ok:
         logger.info("live status not re-read after an action: %s", result.reason)
+
+
+def repoll_expiry() -> float:
+    """Seconds a queued re-read may wait for a worker: ten polls (by then the scheduled polls
+    have read the change anyway), and never less than half a minute, so a few seconds'
+    difference between the web's and the worker's clocks does not drop it."""
+    return max(30.0, 10 * float(settings.POLL_INTERVAL))
 
 
 def _recorded(

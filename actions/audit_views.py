@@ -1,4 +1,8 @@
-"""The audit trail for the people who check it: filter, read, export what was filtered."""
+"""The audit trail for the people who check it: filter, read, export what was filtered.
+
+The rows are the ``audit`` app's (written by ``actions.services``); the pages are here, beside
+the forms whose labels name the values each attempt sent.
+"""
 
 from __future__ import annotations
 
@@ -21,9 +25,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from accounts.permissions import Action
+from actions.forms import FORMS
 from audit.models import ActionAttempt, ActionKind, Outcome
-from dashboard.spreadsheets import safe_cell
-from stations.forms import FORMS
+from core.spreadsheets import safe_cell
 from stations.models import State, Station
 
 PAGE_SIZE = 100

@@ -3,7 +3,7 @@
 POST only, with CSRF. HTMX swaps the panel with the result next to the control used; without
 JavaScript the whole station page comes back with the same panel. Every form carries a fresh
 idempotency key, so a double tap (or a reload re-posting the form) sends once. Showing the
-panel only to those who may act is courtesy: ``stations.actions.perform`` is the rule.
+panel only to those who may act is courtesy: ``actions.services.perform`` is the rule.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import Action, can_act
+from actions import services
+from actions.forms import COMMENT_MAX_LENGTH, PART_COUNT_MAX
 from audit.models import Outcome
-from stations import actions
-from stations.forms import COMMENT_MAX_LENGTH, PART_COUNT_MAX
 from stations.models import LiveStatus, State, Station, Top
 from stations.views import station_page_context
 
@@ -80,7 +80,7 @@ def panel_context(
     station: Station,
     *,
     action: Action | None = None,
-    result: actions.ActionResult | None = None,
+    result: services.ActionResult | None = None,
     data: Any = None,
     editing: bool = False,
 ) -> dict[str, Any]:
@@ -142,7 +142,7 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         return _panel_response(request, station, panel)
     key = _key(data.get("idempotency_key"))
     values = {name: data.get(name) for name in FIELDS[chosen] if data.get(name) is not None}
-    result = actions.perform(request.user, station, chosen, values, key)
+    result = services.perform(request.user, station, chosen, values, key)
     if result.outcome == Outcome.FORBIDDEN:
         raise PermissionDenied
     if result.outcome in (Outcome.OK, Outcome.UNKNOWN):
