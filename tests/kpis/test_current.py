@@ -333,12 +333,12 @@ def test_a_short_outage_keeps_the_shift_figures_known(sim, cwork, clock, setting
     """CWork's figures are fetched every KPI_SYNC_INTERVAL on a fixed cadence; one fetch lost
     to a 25-second outage backs the job off until a later tick. Performance, quality and OEE,
     known before, stay known all along (no blank until the next fetch)."""
+    from kpis.jobs import CWORK_FIGURES
     from stations.jobs import run_job
-    from stations.models import SyncKind
 
     interval = settings.KPI_SYNC_INTERVAL
     stations = build(cwork, clock)
-    assert run_job(SyncKind.KPIS, client=cwork, now=clock()).ok
+    assert run_job(CWORK_FIGURES, client=cwork, now=clock()).ok
     one = stations[0]
 
     def known(label: str) -> None:
@@ -351,10 +351,10 @@ def test_a_short_outage_keeps_the_shift_figures_known(sim, cwork, clock, setting
     known("before")
     # The next tick comes a little early (the cadence is fixed, each run's clock is read late).
     clock.advance(interval - 0.5)
-    run_job(SyncKind.KPIS, client=cwork, now=clock())
+    run_job(CWORK_FIGURES, client=cwork, now=clock())
     clock.advance(interval)
     sim.faults.configure(outage=True)  # the tick falls in the outage
-    assert not run_job(SyncKind.KPIS, client=cwork, now=clock()).ok
+    assert not run_job(CWORK_FIGURES, client=cwork, now=clock()).ok
     clock.advance(25)
     sim.faults.reset()
     ticks = 0
@@ -363,7 +363,7 @@ def test_a_short_outage_keeps_the_shift_figures_known(sim, cwork, clock, setting
             clock.advance(60)
             known(f"{ticks} ticks after the outage")
         ticks += 1
-        if run_job(SyncKind.KPIS, client=cwork, now=clock() - timedelta(seconds=25)).ran:
+        if run_job(CWORK_FIGURES, client=cwork, now=clock() - timedelta(seconds=25)).ran:
             break
         assert ticks < 10
     known("after the next fetch")
@@ -373,14 +373,14 @@ def test_a_blank_figure_says_what_it_waits_for_and_when(sim, cwork, clock, setti
     """Without CWork's figures for the running shift (parts not counted since it began), the
     tiles' and station page's blank figures say they wait for CWork's figures, and when the
     next fetch is."""
+    from kpis.jobs import CWORK_FIGURES
     from kpis.models import CWorkFigures
     from stations.jobs import run_job
-    from stations.models import SyncKind
 
     stations = build(cwork, clock)
     CWorkFigures.objects.all().delete()
     sim.faults.configure(outage=True)
-    assert not run_job(SyncKind.KPIS, client=cwork, now=clock()).ok
+    assert not run_job(CWORK_FIGURES, client=cwork, now=clock()).ok
     sim.faults.reset()
     figures = current_shift_figures(stations, now=clock())[stations[0].pk]
     assert figures.quality is None
