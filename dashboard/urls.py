@@ -16,7 +16,7 @@ urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("preferences/", preferences, name="preferences"),
-    path("stations/", include("stations.urls")),
+    path("stations/", include("dashboard.station_urls")),
     path("screens/", include("screens.urls")),
     path("audit/", include("audit.urls")),
     path("kpis/", include("kpis.urls")),

@@ -20,12 +20,12 @@ from django.utils.translation import ngettext
 
 from cwork.oee import Bucket
 from dashboard.formatting import format_duration
+from dashboard.tiles import readable_text_color
 from kpis.calendar import Calendars, Span, opening
 from kpis.intervals import StatePiece, overlapping, state_pieces
 from kpis.mapping import bucket_of, state_buckets
 from kpis.timeline import alarm_label
 from stations.models import AlarmInterval, State, Station
-from stations.selectors import readable_text_color
 
 #: The buckets whose time is a stop.
 STOP_BUCKETS = frozenset({Bucket.FAILURE, Bucket.OWN_STOP, Bucket.INDUCED_STOP})

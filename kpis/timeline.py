@@ -31,11 +31,11 @@ from django.utils.translation import ngettext
 
 from cwork.oee import Bucket
 from dashboard.formatting import format_duration
+from dashboard.tiles import readable_text_color
 from kpis.calendar import local
 from kpis.intervals import StatePiece, overlapping, state_pieces
 from kpis.mapping import NO_STATE, bucket_of, cached_state_buckets, mark_label
 from stations.models import AlarmInterval, ProgramRun, State, Station
-from stations.selectors import readable_text_color
 
 #: The drawing's width in SVG user units.
 TIMELINE_WIDTH = 1600.0

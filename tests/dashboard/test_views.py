@@ -8,10 +8,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from dashboard.tiles import readable_text_color
 from screens import services as screens
 from stations.jobs import run_job
 from stations.models import LiveStatus, Station
-from stations.selectors import readable_text_color
 
 pytestmark = pytest.mark.django_db
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 import kpis.current as current
 from dashboard import wall
 from dashboard.schedule import entries
+from dashboard.tiles import tile_for, tile_stations
 from kpis.current import (
     KPI_FIELD,
     KPI_TILE_REFRESH,
@@ -38,7 +39,6 @@ from stations.catalogue import sync_catalogue
 from stations.history import sync_history
 from stations.live import poll_live
 from stations.models import Station
-from stations.selectors import tile_for, tile_stations
 
 pytestmark = pytest.mark.django_db
 
@@ -270,7 +270,7 @@ def test_the_station_page_shows_the_current_shift_with_a_review_link(viewer, sim
 def test_the_station_page_marks_figures_above_100_percent_and_says_why(
     viewer, sim, cwork, clock, monkeypatch
 ):
-    import stations.views
+    from dashboard import station_views
 
     sync_catalogue(cwork, now=clock())
     poll_live(cwork, now=clock())
@@ -278,7 +278,7 @@ def test_the_station_page_marks_figures_above_100_percent_and_says_why(
     figures = current.figures_for(station, timezone.now())
     assert figures is not None  # no calendar: open 24/7
     over = replace(figures, oee=1.07, availability=0.9, performance=1.25, quality=0.95)
-    monkeypatch.setattr(stations.views, "figures_for", lambda station, now: over)
+    monkeypatch.setattr(station_views, "figures_for", lambda station, now: over)
 
     page = viewer.get(f"/stations/{station.pk}/").content.decode()
     why = str(PESSIMISTIC)
@@ -287,7 +287,7 @@ def test_the_station_page_marks_figures_above_100_percent_and_says_why(
     assert f"Above 100 %: {why}." in page
 
     plain = replace(over, oee=0.81, performance=0.9)
-    monkeypatch.setattr(stations.views, "figures_for", lambda station, now: plain)
+    monkeypatch.setattr(station_views, "figures_for", lambda station, now: plain)
     page = viewer.get(f"/stations/{station.pk}/").content.decode()
     assert "kpi-over" not in page
     assert "Above 100 %" not in page

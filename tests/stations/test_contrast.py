@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cwork.simulator.world import _make_states
-from stations.selectors import (
+from dashboard.tiles import (
     NEUTRAL,
     contrast_ratio,
     parse_hex,

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from django import template
 from django.utils.functional import Promise
 
+from dashboard.tiles import state_color as _state_color
 from kpis.mapping import NO_DATA_LABEL, NO_STATE, cached_mark_of_name, mark_label
-from stations.selectors import state_color as _state_color
 
 register = template.Library()
 
