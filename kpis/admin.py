@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import workshop_choices
+from kpis.mapping import bucket_of, state_buckets
 from kpis.models import (
     Break,
     Calendar,
@@ -18,6 +19,7 @@ from kpis.models import (
     StateBucket,
 )
 from stations.admin import FromCWork
+from stations.admin import StateAdmin as CWorkStateAdmin
 from stations.models import State
 
 
@@ -80,7 +82,8 @@ class ShiftAdmin(admin.ModelAdmin):
 @admin.register(StateBucket)
 class StateBucketAdmin(admin.ModelAdmin):
     """Only the states a shop counts differently; every other state follows its CWork OEE
-    category (the states' admin page shows where each one's time goes)."""
+    category (the states' admin page, :class:`StateAdmin`, shows where each one's time
+    goes)."""
 
     list_display = ("state_cwork_id", "state_name", "bucket")
 
@@ -88,6 +91,28 @@ class StateBucketAdmin(admin.ModelAdmin):
     def state_name(self, obj: StateBucket) -> str:
         state = State.objects.filter(cwork_id=obj.state_cwork_id).first()
         return state.name if state else "?"
+
+
+# CWork's states as stations' admin shows them, with the bucket each one's time goes to.
+admin.site.unregister(State)
+
+
+@admin.register(State)
+class StateAdmin(CWorkStateAdmin):
+    """CWork's states, and where the KPIs count each one's time (after its OEE category)."""
+
+    list_display = tuple(
+        column
+        for name in CWorkStateAdmin.list_display
+        for column in ((name, "counts_as") if name == "oee_category" else (name,))
+    )
+
+    @admin.display(description=_("counts in the KPIs as"))
+    def counts_as(self, obj: State) -> str:
+        """The shop's mapping (the state mappings below) or the default from the OEE
+        category."""
+        labels = dict(StateBucket._meta.get_field("bucket").choices)
+        return str(labels[bucket_of(state_buckets(), obj.cwork_id).value])
 
 
 @admin.register(PartTally)

@@ -36,12 +36,13 @@ class StationAdmin(FromCWork):
 
 @admin.register(State)
 class StateAdmin(FromCWork):
+    """CWork's states (kpis' admin adds where the KPIs count each one's time)."""
+
     list_display = (
         "name",
         "cwork_id",
         "color",
         "oee_category",
-        "counts_as",
         "parent",
         "close_day",
         "prod_percent",
@@ -62,15 +63,6 @@ class StateAdmin(FromCWork):
     def unmark_archived(self, request, queryset) -> None:
         count = queryset.update(archived=False)
         self.message_user(request, _("%(count)d reasons offered again.") % {"count": count})
-
-    @admin.display(description=_("counts in the KPIs as"))
-    def counts_as(self, obj: State) -> str:
-        """The shop's mapping (kpis' state mappings) or the default from the OEE category."""
-        from kpis.mapping import bucket_of, state_buckets
-        from kpis.models import StateBucket
-
-        labels = dict(StateBucket._meta.get_field("bucket").choices)
-        return str(labels[bucket_of(state_buckets(), obj.cwork_id).value])
 
 
 @admin.register(LiveStatus)
