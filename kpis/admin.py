@@ -3,8 +3,11 @@ are shown read-only."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import workshop_choices
@@ -101,18 +104,17 @@ admin.site.unregister(State)
 class StateAdmin(CWorkStateAdmin):
     """CWork's states, and where the KPIs count each one's time (after its OEE category)."""
 
-    list_display = tuple(
-        column
-        for name in CWorkStateAdmin.list_display
-        for column in ((name, "counts_as") if name == "oee_category" else (name,))
-    )
+    def get_list_display(self, request: HttpRequest) -> list[Any]:
+        columns = list(super().get_list_display(request))
+        columns.insert(columns.index("oee_category") + 1, "counts_as")
+        return columns
 
     @admin.display(description=_("counts in the KPIs as"))
     def counts_as(self, obj: State) -> str:
         """The shop's mapping (the state mappings below) or the default from the OEE
         category."""
-        labels = dict(StateBucket._meta.get_field("bucket").choices)
-        return str(labels[bucket_of(state_buckets(), obj.cwork_id).value])
+        bucket = bucket_of(state_buckets(), obj.cwork_id)
+        return str(StateBucket(bucket=bucket.value).get_bucket_display())
 
 
 @admin.register(PartTally)

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -73,7 +74,7 @@ def live_lock_ttl() -> float:
     return max(10 * float(settings.POLL_INTERVAL), 3 * float(settings.CWORK_TIMEOUT))
 
 
-def _own(kind: SyncKind, run: Callable[..., Outcome], interval_setting: str, **options) -> Job:
+def _own(kind: SyncKind, run: Callable[..., Outcome], interval_setting: str, **options: Any) -> Job:
     return Job(kind, kind.label, run, interval_setting, **options)
 
 
@@ -98,9 +99,10 @@ JOBS: dict[str, Job] = {
 
 
 def register(job: Job) -> Job:
-    """Add another app's job: the schedule runs it (Celery beat and the embedded scheduler,
-    as the ``stations.<kind>`` task), ``run_job`` runs it with the lock and the back-off, and
-    its runs are recorded under its kind like the ingest's own."""
+    """Add another app's job: the schedule runs it (the embedded scheduler, and Celery beat as
+    the ``stations.<kind>`` task, which the app's own ``tasks`` module defines), ``run_job``
+    runs it with the lock and the back-off, and its runs are recorded under its kind like the
+    ingest's own."""
     JOBS[job.kind] = job
     JOB_KINDS[job.kind] = job.label
     return job
