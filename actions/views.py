@@ -1,9 +1,10 @@
 """The station page's action panel: change or replace the state, force auto, reset parts.
 
-POST only, with CSRF. HTMX swaps the panel with the result next to the control used; without
-JavaScript the whole station page comes back with the same panel. Every form carries a fresh
-idempotency key, so a double tap (or a reload re-posting the form) sends once. Showing the
-panel only to those who may act is courtesy: ``actions.services.perform`` is the rule.
+POST only, with CSRF (the view is ``dashboard.station_views.act``). HTMX swaps the panel with
+the result next to the control used; without JavaScript the whole station page comes back
+with the same panel. Every form carries a fresh idempotency key, so a double tap (or a reload
+re-posting the form) sends once. Showing the panel only to those who may act is courtesy:
+``actions.services.perform`` is the rule.
 """
 
 from __future__ import annotations
@@ -14,20 +15,16 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch, Q
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpRequest
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
 
 from accounts.permissions import Action, can_act
 from actions import services
 from actions.forms import COMMENT_MAX_LENGTH, PART_COUNT_MAX
 from audit.models import Outcome
 from stations.models import LiveStatus, State, Station, Top
-from stations.views import station_page_context
 
 #: How far back "most used reasons" looks, and how many it offers first.
 MOST_USED_DAYS = 30
@@ -123,10 +120,9 @@ def _current_count(live: LiveStatus | None) -> int | None:
     return live.parts_since_reset if live.parts_since_reset is not None else live.total_parts
 
 
-@require_POST
-@never_cache
-def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    """Send one action for one station; 403 for anyone who may not do it."""
+def perform_posted(request: HttpRequest, pk: int, action: str) -> tuple[Station, dict[str, Any]]:
+    """Send the action a form posted for one station; the station and the panel to show with
+    its result. 404 for an unknown action or station, 403 for anyone who may not do it."""
     try:
         chosen = Action(action)
     except ValueError:
@@ -138,8 +134,7 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if chosen == Action.RESET_PARTS and data.get(EDIT_COUNT):
         if not can_act(request.user, chosen, station):
             raise PermissionDenied
-        panel = panel_context(request, station, action=chosen, data=data, editing=True)
-        return _panel_response(request, station, panel)
+        return station, panel_context(request, station, action=chosen, data=data, editing=True)
     key = _key(data.get("idempotency_key"))
     values = {name: data.get(name) for name in FIELDS[chosen] if data.get(name) is not None}
     result = services.perform(request.user, station, chosen, values, key)
@@ -147,19 +142,7 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         raise PermissionDenied
     if result.outcome in (Outcome.OK, Outcome.UNKNOWN):
         station.refresh_from_db()
-    panel = panel_context(request, station, action=chosen, result=result, data=data)
-    return _panel_response(request, station, panel)
-
-
-def _panel_response(request: HttpRequest, station: Station, panel: dict[str, Any]) -> HttpResponse:
-    """The panel in place for HTMX; the whole station page with it without JavaScript."""
-    if getattr(request, "htmx", False):
-        response = render(request, "stations/_actions.html", {"panel": panel})
-    else:
-        context = station_page_context(station, oob=False, panel=panel)
-        response = render(request, "stations/detail.html", context)
-    patch_vary_headers(response, ("HX-Request",))
-    return response
+    return station, panel_context(request, station, action=chosen, result=result, data=data)
 
 
 def _key(raw: str | None) -> str:

@@ -9,8 +9,12 @@ class AlertsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import m2m_changed, post_delete, post_save
 
-        from alerts.engine import rules_changed
+        from alerts.engine import after_poll, rules_changed
         from alerts.models import AlertRule, EscalationLevel
+        from stations.signals import poll_committed
+
+        # The rules are evaluated after every live poll, on the data it just committed.
+        poll_committed.connect(after_poll, weak=False, dispatch_uid="alerts:after-poll")
 
         def changed(**kwargs) -> None:
             rules_changed()

@@ -1,4 +1,5 @@
-"""Alert rules against the live status, after every live poll.
+"""Alert rules against the live status, after every live poll (``after_poll``, connected to
+``stations.signals.poll_committed`` in ``alerts.apps``).
 
 The poll already holds what changed; the rules also depend on time passing (a stop that goes
 on), so every enabled rule is checked against every station in its scope each cycle. That is
@@ -33,7 +34,7 @@ from cwork.oee import Bucket
 from kpis.calendar import Calendars, shift_at
 from kpis.current import ShiftFigures, cached_figures
 from kpis.mapping import bucket_of, state_buckets
-from stations.models import LiveStatus
+from stations.models import LiveStatus, SyncKind
 
 logger = logging.getLogger(__name__)
 
@@ -400,6 +401,26 @@ def evaluate(now: datetime | None = None) -> Evaluation:
         _clear(alert, now, result, tell=False)
     result.duration = time.monotonic() - started
     return result
+
+
+def after_poll(sender: Any, *, kind: str, now: datetime, **_kwargs: Any) -> None:
+    """``poll_committed``'s receiver: the rules, right after the live data they read (a
+    failure never fails the poll)."""
+    if kind != SyncKind.LIVE:
+        return
+    try:
+        evaluation = evaluate(now)
+    except Exception:
+        logger.exception("evaluating the alert rules failed")
+        return
+    if evaluation.told:
+        logger.info(
+            "alerts: %d fired, %d escalated, %d resolved, %d not sent (rate limit)",
+            evaluation.fired,
+            evaluation.escalated,
+            evaluation.resolved,
+            evaluation.suppressed,
+        )
 
 
 def _open(rule: RuleSpec, station_id: int, hit: Hit, result: Evaluation) -> Alert | None:

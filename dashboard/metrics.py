@@ -35,7 +35,7 @@ from audit.models import Outcome as ActionOutcome
 from core import proxies
 from screens.models import Screen
 from stations.health import stale_after
-from stations.models import LiveStatus, PollRecord, SyncKind, SyncState
+from stations.models import LiveStatus, PollRecord, SyncKind, SyncState, job_kinds
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class DatabaseCollector(Collector):
         yield from self._screens()
 
     def _polls(self, now: datetime, found: dict[str, bool]) -> Iterator[Metric]:
-        kinds = [kind.value for kind in SyncKind]
+        kinds = [kind for kind, _label in job_kinds()]
         retention = settings.POLL_RECORD_RETENTION_DAYS
         runs = GaugeMetricFamily(
             f"{PREFIX}_poll_runs",
@@ -221,12 +221,12 @@ class DatabaseCollector(Collector):
             labels=["kind"],
         )
         states = {s.kind: s for s in SyncState.objects.all()}
-        for kind in SyncKind:
-            state = states.get(kind.value)
-            consecutive.add_metric([kind.value], state.failures if state else 0)
+        for kind, _label in job_kinds():
+            state = states.get(kind)
+            consecutive.add_metric([kind], state.failures if state else 0)
             waiting = bool(state and state.retry_at and state.retry_at > now)
-            backing_off.add_metric([kind.value], 1 if waiting else 0)
-            unavailable.add_metric([kind.value], 1 if state and state.unavailable else 0)
+            backing_off.add_metric([kind], 1 if waiting else 0)
+            unavailable.add_metric([kind], 1 if state and state.unavailable else 0)
         yield from (consecutive, backing_off, unavailable)
 
     def _stations(self, live_stale: bool) -> Iterator[Metric]:

@@ -4,9 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from accounts.views import LoginView, preferences
-from actions import urls as action_urls
 from dashboard import admin_views, views
-from stations import urls as station_urls
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="wall", query_string=True), name="home"),
@@ -18,12 +16,7 @@ urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("preferences/", preferences, name="preferences"),
-    # A station's pages and the actions on it share the stations' namespace (stations:act):
-    # the actions are an app above stations, which knows nothing of them.
-    path(
-        "stations/",
-        include((station_urls.urlpatterns + action_urls.urlpatterns, station_urls.app_name)),
-    ),
+    path("stations/", include("dashboard.station_urls")),
     path("screens/", include("screens.urls")),
     path("audit/", include("actions.audit_urls")),
     path("kpis/", include("kpis.urls")),

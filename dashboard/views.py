@@ -68,7 +68,7 @@ def health(request: HttpRequest) -> JsonResponse:
         "status": "stale" if report.stale else "ok",
         "live_as_of": report.live_as_of.isoformat() if report.live_as_of else None,
         "jobs": {
-            kind.value: {
+            kind: {
                 "last_success": k.last_success.isoformat() if k.last_success else None,
                 "last_attempt": k.last_attempt.isoformat() if k.last_attempt else None,
                 "failures": k.failures,

@@ -23,13 +23,13 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from dashboard.languages import languages_in_use
+from dashboard.tiles import Tile, tile_for, tile_stations
 from kpis.current import KPI_FIELD, cached_figures, current_generation
 from screens.models import Screen
 from stations import events
 from stations.events import StationsChanged
 from stations.health import ingest_health, stale_after
 from stations.models import Station
-from stations.selectors import Tile, tile_for, tile_stations
 
 ALL_GROUP = "wall.all"
 #: Daphne closes a socket that is sent a message over 1 MiB: tiles are sent in messages of at

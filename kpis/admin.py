@@ -3,8 +3,11 @@ are shown read-only."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import workshop_choices
@@ -81,31 +84,11 @@ class ShiftAdmin(admin.ModelAdmin):
     inlines = (BreakInline,)
 
 
-admin.site.unregister(State)
-
-
-@admin.register(State)
-class StateAdmin(CWorkStateAdmin):
-    """CWork's states, each with where its time goes in the KPIs."""
-
-    _after = CWorkStateAdmin.list_display.index("oee_category") + 1
-    list_display = (
-        *CWorkStateAdmin.list_display[:_after],
-        "counts_as",
-        *CWorkStateAdmin.list_display[_after:],
-    )
-
-    @admin.display(description=_("counts in the KPIs as"))
-    def counts_as(self, obj: State) -> str:
-        """The shop's mapping (kpis' state mappings) or the default from the OEE category."""
-        bucket = bucket_of(state_buckets(), obj.cwork_id).value
-        return str(StateBucket(bucket=bucket).get_bucket_display())
-
-
 @admin.register(StateBucket)
 class StateBucketAdmin(admin.ModelAdmin):
     """Only the states a shop counts differently; every other state follows its CWork OEE
-    category (the states' admin page shows where each one's time goes)."""
+    category (the states' admin page, :class:`StateAdmin`, shows where each one's time
+    goes)."""
 
     list_display = ("state_cwork_id", "state_name", "bucket")
 
@@ -113,6 +96,27 @@ class StateBucketAdmin(admin.ModelAdmin):
     def state_name(self, obj: StateBucket) -> str:
         state = State.objects.filter(cwork_id=obj.state_cwork_id).first()
         return state.name if state else "?"
+
+
+# CWork's states as stations' admin shows them, with the bucket each one's time goes to.
+admin.site.unregister(State)
+
+
+@admin.register(State)
+class StateAdmin(CWorkStateAdmin):
+    """CWork's states, and where the KPIs count each one's time (after its OEE category)."""
+
+    def get_list_display(self, request: HttpRequest) -> list[Any]:
+        columns = list(super().get_list_display(request))
+        columns.insert(columns.index("oee_category") + 1, "counts_as")
+        return columns
+
+    @admin.display(description=_("counts in the KPIs as"))
+    def counts_as(self, obj: State) -> str:
+        """The shop's mapping (the state mappings below) or the default from the OEE
+        category."""
+        bucket = bucket_of(state_buckets(), obj.cwork_id)
+        return str(StateBucket(bucket=bucket.value).get_bucket_display())
 
 
 @admin.register(PartTally)

@@ -31,9 +31,10 @@ from core.formatting import local_time
 from kpis.calendar import Calendars, Occurrence, previous_shift, shift_at
 from kpis.engine import PESSIMISTIC, station_kpis
 from kpis.forms import review_query
+from kpis.jobs import CWORK_FIGURES
 from kpis.models import PartCounting, PartTally
 from stations.events import StationChange, StationsChanged
-from stations.models import PollRecord, Station, SyncKind, SyncState
+from stations.models import PollRecord, Station, SyncState
 
 logger = logging.getLogger(__name__)
 
@@ -191,10 +192,10 @@ def next_cwork_fetch(now: datetime) -> datetime | None:
     """When the KPI job next asks CWork for its figures: its runs keep a fixed cadence from
     its last one, and a run backing off after a failure waits for the first tick after its
     retry time. None before its first run."""
-    last = PollRecord.objects.filter(kind=SyncKind.KPIS).order_by("-started_at").first()
+    last = PollRecord.objects.filter(kind=CWORK_FIGURES).order_by("-started_at").first()
     if last is None:
         return None
-    state = SyncState.objects.filter(kind=SyncKind.KPIS).first()
+    state = SyncState.objects.filter(kind=CWORK_FIGURES).first()
     due = max(now, state.retry_at) if state and state.retry_at else now
     interval = settings.KPI_SYNC_INTERVAL
     ticks = max(1, -int(-(due - last.started_at).total_seconds() // interval))

@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 
 from django.db.models.signals import post_delete, post_save
 from django.utils.functional import Promise
 from django.utils.translation import pgettext_lazy
 
 from cwork.oee import Bucket, default_bucket
+from kpis.models import StateBucket
 from stations.models import State
+
+#: CWork's built-in "Breakdown" state (handle 1 in every installation, whatever its name in
+#: the installation's language). CWork has no failure category: breakdowns share category 2
+#: with setting, so a failure is this state or one of its children (``cwork.oee``'s rule).
+BREAKDOWN_CWORK_ID = 1
 
 #: The mark of a station or stretch without a known state (no state yet, not reporting,
 #: no data): never one of the buckets, so it is never mistaken for one.
@@ -32,15 +39,32 @@ NO_DATA_LABEL = pgettext_lazy("OEE category", "No data")
 
 def state_buckets() -> dict[int, Bucket]:
     """CWork state id → bucket: the shop's mapping where it has one, else the default from
-    the state's OEE category (Breakdown and its children are failures)."""
+    the state's OEE category (Breakdown and its children are failures).
+
+    THE rule of where a state's time goes: the KPIs, the timelines, the alerts, the tiles, the
+    overview's and the station page's severity all read it (through this or its cached copy).
+    """
     return _load()[0]
+
+
+def failure_state_ids(states: Iterable[State]) -> set[int]:
+    """Primary keys of the failure states: CWork's Breakdown and its descendants."""
+    by_id = {s.pk: s for s in states}
+    failures = set()
+    for state in by_id.values():
+        seen: set[int] = set()
+        current: State | None = state
+        while current is not None and current.pk not in seen:
+            if current.cwork_id == BREAKDOWN_CWORK_ID:
+                failures.add(state.pk)
+                break
+            seen.add(current.pk)
+            current = by_id.get(current.parent_id) if current.parent_id else None
+    return failures
 
 
 def _load() -> tuple[dict[int, Bucket], dict[str, int]]:
     """The buckets, and each state's CWork id by name (for pages that only kept the name)."""
-    from kpis.models import StateBucket
-    from stations.station_selectors import failure_state_ids
-
     states = list(State.objects.all())
     failures = failure_state_ids(states)
     buckets = {

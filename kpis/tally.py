@@ -4,6 +4,10 @@ Each poll that sees a station's total part count go up adds the difference to th
 tally for the current quarter hour, under the job it was running and its reference time per
 part. Parts made while CWork could not be reached are counted when it answers again, in that
 quarter hour: none is lost, some may land a little late.
+
+The live poll tells what it wrote through ``stations.signals.poll_rows_written``, inside its
+transaction (:func:`count_parts`, connected in ``kpis.apps``): a tally is committed with the
+statuses it was counted from, so a poll's parts are counted once, never lost nor doubled.
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from kpis.models import PartCounting, PartTally
+from stations.signals import StatusWritten
 
 SLOT = timedelta(minutes=15)
 
@@ -32,6 +38,27 @@ class PartsSeen:
 
 def slot_of(moment: datetime) -> datetime:
     return moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0)
+
+
+def count_parts(
+    sender: Any, *, rows: Iterable[StatusWritten], now: datetime, **_kwargs: Any
+) -> int:
+    """``poll_rows_written``'s receiver: the parts made since the last poll (CWork keeps no
+    part-count history); returns the rows written."""
+    seen = [
+        PartsSeen(
+            station_id=row.station_id,
+            before=row.before["total_parts"] if row.before is not None else None,
+            after=row.after["total_parts"],
+            order=row.after["order"],
+            job=row.after["job"],
+            reference=row.after["reference"],
+            job_cycle_time=row.after["job_cycle_time"],
+        )
+        for row in rows
+        if row.before is None or "total_parts" in row.fields
+    ]
+    return record_parts(seen, now) if seen else 0
 
 
 def record_parts(seen: Iterable[PartsSeen], now: datetime) -> int:

@@ -36,7 +36,7 @@ class StationAdmin(FromCWork):
 
 @admin.register(State)
 class StateAdmin(FromCWork):
-    """CWork's states; ``kpis.admin`` adds how the KPIs count each one."""
+    """CWork's states (kpis' admin adds where the KPIs count each one's time)."""
 
     list_display: tuple[str, ...] = (
         "name",

@@ -8,12 +8,14 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from stations.models import PollRecord, SyncKind, SyncState
+from stations.models import PollRecord, SyncKind, SyncState, job_kinds
 
 
 @dataclass(frozen=True, slots=True)
 class KindHealth:
-    kind: SyncKind
+    kind: str
+    #: The job's name (``stations.jobs.Job.label``).
+    label: str
     last_success: datetime | None
     last_attempt: datetime | None
     last_error: str
@@ -23,7 +25,8 @@ class KindHealth:
 
 @dataclass(frozen=True, slots=True)
 class IngestHealth:
-    kinds: dict[SyncKind, KindHealth]
+    #: Every job's, the ingest's own and the registered ones, by kind.
+    kinds: dict[str, KindHealth]
     #: The live data is older than ``STALE_AFTER_POLLS`` poll intervals (or never came).
     stale: bool
     #: When the live data was last known good.
@@ -38,12 +41,13 @@ def ingest_health(now: datetime | None = None) -> IngestHealth:
     now = now or timezone.now()
     states = {s.kind: s for s in SyncState.objects.all()}
     kinds = {}
-    for kind in SyncKind:
+    for kind, label in job_kinds():
         success = PollRecord.objects.filter(kind=kind, ok=True).order_by("-started_at").first()
         attempt = PollRecord.objects.filter(kind=kind).order_by("-started_at").first()
         state = states.get(kind)
         kinds[kind] = KindHealth(
             kind=kind,
+            label=str(label),
             last_success=_finished(success),
             last_attempt=attempt.started_at if attempt else None,
             last_error=state.last_error if state else "",

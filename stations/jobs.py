@@ -1,7 +1,9 @@
 """Running one ingest job: the lock, the back-off, the record of the run and the event.
 
 Celery tasks, the embedded scheduler, the ``poll`` command and the actions' immediate
-re-poll all call ``run_job``; none of them holds any of this logic.
+re-poll all call ``run_job``; none of them holds any of this logic. It knows no feature: the
+ingest's own jobs are listed here, other apps add theirs with :func:`register` (kpis: CWork's
+figures), and whatever reacts to a poll listens to ``stations.signals``.
 """
 
 from __future__ import annotations
@@ -14,32 +16,36 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.module_loading import import_string
 
-from alerts.engine import evaluate as evaluate_alerts
 from core.locks import exclusive
 from core.logs import log_context
 from cwork.client import CWorkClient
 from cwork.errors import CWorkError, CWorkLicenseError
-from kpis.figures import sync_cwork_figures
 from stations import events
 from stations.catalogue import sync_catalogue
 from stations.connection import shared_cwork_client
 from stations.history import sync_history
 from stations.live import poll_live
-from stations.models import PollRecord, Station, SyncKind, SyncState
+from stations.models import JOB_KINDS, PollRecord, Station, SyncKind, SyncState
 from stations.orders import sync_orders
 from stations.outcome import Outcome
+from stations.signals import poll_committed
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    kind: SyncKind
+    #: What its runs are recorded under (``PollRecord.kind``, ``SyncState.kind``).
+    kind: str
+    #: Its name on the operators' pages (the CWork connection page, the admin).
+    label: str | Promise
     run: Callable[..., Outcome]
     #: The setting that holds its interval, in seconds.
     interval_setting: str
@@ -68,34 +74,43 @@ def live_lock_ttl() -> float:
     return max(10 * float(settings.POLL_INTERVAL), 3 * float(settings.CWORK_TIMEOUT))
 
 
-JOBS: dict[SyncKind, Job] = {
-    SyncKind.LIVE: Job(SyncKind.LIVE, poll_live, "POLL_INTERVAL", lock_ttl=live_lock_ttl),
-    SyncKind.CATALOGUE: Job(
+def _own(kind: SyncKind, run: Callable[..., Outcome], interval_setting: str, **options: Any) -> Job:
+    return Job(kind, kind.label, run, interval_setting, **options)
+
+
+#: Every job by kind, in the order the schedule lists them: the ingest's own, then the ones
+#: other apps register from their ``AppConfig.ready()``.
+JOBS: dict[str, Job] = {
+    SyncKind.LIVE: _own(SyncKind.LIVE, poll_live, "POLL_INTERVAL", lock_ttl=live_lock_ttl),
+    SyncKind.CATALOGUE: _own(
         SyncKind.CATALOGUE, sync_catalogue, "CATALOGUE_SYNC_INTERVAL", lock_ttl=120
     ),
-    SyncKind.HISTORY: Job(
+    SyncKind.HISTORY: _own(
         SyncKind.HISTORY,
         sync_history,
         "HISTORY_SYNC_INTERVAL",
         lock_ttl=600,
         needs_catalogue=True,
     ),
-    SyncKind.ORDERS: Job(
+    SyncKind.ORDERS: _own(
         SyncKind.ORDERS, sync_orders, "ORDERS_SYNC_INTERVAL", lock_ttl=300, licence="PROD"
-    ),
-    SyncKind.KPIS: Job(
-        SyncKind.KPIS,
-        sync_cwork_figures,
-        "KPI_SYNC_INTERVAL",
-        lock_ttl=600,
-        needs_catalogue=True,
     ),
 }
 
 
+def register(job: Job) -> Job:
+    """Add another app's job: the schedule runs it (the embedded scheduler, and Celery beat as
+    the ``stations.<kind>`` task, which the app's own ``tasks`` module defines), ``run_job``
+    runs it with the lock and the back-off, and its runs are recorded under its kind like the
+    ingest's own."""
+    JOBS[job.kind] = job
+    JOB_KINDS[job.kind] = job.label
+    return job
+
+
 @dataclass(frozen=True, slots=True)
 class JobResult:
-    kind: SyncKind
+    kind: str
     ran: bool
     ok: bool = False
     #: Why it did not run, or what went wrong.
@@ -112,7 +127,9 @@ def run_job(
     publish: Callable[[events.StationsChanged], None] | None = None,
 ) -> JobResult:
     """Run one job unless another run of it holds the lock or it is backing off."""
-    job = JOBS[SyncKind(kind)]
+    job = JOBS.get(str(kind))
+    if job is None:
+        raise ValueError(f"no job {kind!r}: the jobs are {', '.join(JOBS)}")
     # Every line logged during the run says which job and which run (see core.logs).
     with log_context(job=str(job.kind), poll_id=uuid.uuid4().hex[:12]):
         return _run_job(job, client=client, now=now, publish=publish)
@@ -198,25 +215,23 @@ def _run(
     if job.kind == SyncKind.LIVE:
         # Also after a cycle where nothing changed: screens tell live data from stale by it.
         publish(outcome.event or events.StationsChanged(at=now))
-        _evaluate_alerts(now)
+    _committed(job, now, outcome, record)
     return JobResult(job.kind, ran=True, ok=True, outcome=outcome, record=record)
 
 
-def _evaluate_alerts(now: datetime) -> None:
-    """The alert rules, right after the data they read (a failure never fails the poll)."""
-    try:
-        evaluation = evaluate_alerts(now)
-    except Exception:
-        logger.exception("evaluating the alert rules failed")
-        return
-    if evaluation.told:
-        logger.info(
-            "alerts: %d fired, %d escalated, %d resolved, %d not sent (rate limit)",
-            evaluation.fired,
-            evaluation.escalated,
-            evaluation.resolved,
-            evaluation.suppressed,
-        )
+def _committed(job: Job, now: datetime, outcome: Outcome, record: PollRecord) -> None:
+    """Tell ``poll_committed``'s receivers (a failure of theirs never fails the poll)."""
+    answers = poll_committed.send_robust(
+        PollRecord, kind=job.kind, now=now, outcome=outcome, record=record
+    )
+    for receiver, answer in answers:
+        if isinstance(answer, Exception):
+            logger.error(
+                "%s failed after the %s poll",
+                getattr(receiver, "__qualname__", receiver),
+                job.kind,
+                exc_info=answer,
+            )
 
 
 #: A problem about one station starts with its CWork id (stations.live, stations.history).

@@ -16,11 +16,11 @@ from django.utils import timezone
 
 from cwork.client import CWorkClient
 from cwork.models import StationStatus
-from kpis.tally import PartsSeen, record_parts
 from stations.catalogue import sync_catalogue
 from stations.events import StationChange, StationsChanged
 from stations.models import AlarmInterval, LiveStatus, ProgramRun, State, Station
 from stations.outcome import Outcome
+from stations.signals import StatusWritten, poll_rows_written
 
 #: The live-status fields compared each cycle, in the order of ``status_row``.
 FIELDS = (
@@ -114,11 +114,12 @@ def poll_live(client: CWorkClient, *, now: datetime | None = None) -> Outcome:
     with transaction.atomic():
         outcome.rows_written += _write_statuses(changed, states, now)
         outcome.rows_written += _write_history(changed, now)
-        outcome.rows_written += _record_parts(changed, now)
         if newly_missing:
             outcome.rows_written += LiveStatus.objects.filter(station_id__in=newly_missing).update(
                 missing_since=now
             )
+        # In the transaction: what other apps write from these rows stands or falls with them.
+        outcome.rows_written += _rows_written(changed, newly_missing, now)
     cwork_ids = {v: k for k, v in stations.items()}
     events = [
         StationChange(station_id, cwork_id, _event_fields(names))
@@ -184,29 +185,22 @@ def _counting_since(
     return now if restarted else old[_COUNTING]
 
 
-_TOTAL, _REFERENCE, _CYCLE = (
-    FIELDS.index("total_parts"),
-    FIELDS.index("reference"),
-    FIELDS.index("job_cycle_time"),
-)
-
-
-def _record_parts(changed: list[Any], now: datetime) -> int:
-    """Parts made since the last poll, for the KPIs (CWork keeps no part-count history)."""
-    seen = [
-        PartsSeen(
+def _rows_written(changed: list[Any], missing: list[int], now: datetime) -> int:
+    """Tell ``poll_rows_written``'s receivers what was written; the rows they wrote."""
+    rows = tuple(
+        StatusWritten(
             station_id=station_id,
-            before=old[_TOTAL] if old is not None else None,
-            after=row[_TOTAL],
-            order=row[_ORDER],
-            job=row[_JOB],
-            reference=row[_REFERENCE],
-            job_cycle_time=row[_CYCLE],
+            fields=names,
+            before=None if old is None else dict(zip(FIELDS, old, strict=False)),
+            after=dict(zip(FIELDS, row, strict=True)),
         )
         for station_id, _, row, names, old in changed
-        if old is None or "total_parts" in names
-    ]
-    return record_parts(seen, now) if seen else 0
+    )
+    # django-stubs types a receiver's answer as str | None; these answer a count of rows.
+    answers: list[tuple[Any, Any]] = poll_rows_written.send(
+        LiveStatus, rows=rows, missing=tuple(missing), now=now
+    )
+    return sum(written for _receiver, written in answers if isinstance(written, int))
 
 
 def _write_history(changed: list[Any], now: datetime) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 
@@ -233,17 +234,28 @@ class Operation(models.Model):
 
 
 class SyncKind(models.TextChoices):
+    """The ingest's own jobs (``stations.jobs.JOBS``)."""
+
     LIVE = "live", _("live status")
     CATALOGUE = "catalogue", _("stations and states")
     HISTORY = "history", _("tops, alarms and programs")
     ORDERS = "orders", _("orders and operations")
-    KPIS = "kpis", _("CWork's KPIs per shift")
+
+
+#: Every kind of job a run is recorded under, with its name: the ingest's own, then those
+#: other apps add with ``stations.jobs.register`` (kpis: "kpis", CWork's KPIs per shift).
+JOB_KINDS: dict[str, str | Promise] = dict(SyncKind.choices)
+
+
+def job_kinds() -> list[tuple[str, str | Promise]]:
+    """The choices of a run's kind, read when used, so that registered jobs are among them."""
+    return list(JOB_KINDS.items())
 
 
 class PollRecord(models.Model):
     """One run of one kind of poll: health and staleness are read from these, not guessed."""
 
-    kind = models.CharField(_("kind"), max_length=20, choices=SyncKind.choices)
+    kind = models.CharField(_("kind"), max_length=20, choices=job_kinds)
     started_at = models.DateTimeField(_("started at"))
     duration = models.FloatField(_("duration (s)"))
     ok = models.BooleanField(_("succeeded"))
@@ -269,7 +281,7 @@ class PollRecord(models.Model):
 class SyncState(models.Model):
     """Per kind of poll: its back-off after failures, and a missing CWork licence."""
 
-    kind = models.CharField(_("kind"), max_length=20, choices=SyncKind.choices, unique=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=job_kinds, unique=True)
     failures = models.IntegerField(_("consecutive failures"), default=0)
     retry_at = models.DateTimeField(_("next attempt not before"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)

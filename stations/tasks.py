@@ -1,4 +1,5 @@
-"""Celery's view of the ingest jobs: each task is one call to ``run_job``."""
+"""Celery's view of the ingest jobs: each task is one call to ``run_job``. Other apps' jobs
+have their tasks in their own ``tasks`` modules (``kpis.tasks``)."""
 
 from celery import shared_task
 
@@ -24,11 +25,6 @@ def sync_history() -> None:
 @shared_task(name="stations.orders", ignore_result=True)
 def sync_orders() -> None:
     run_job(SyncKind.ORDERS)
-
-
-@shared_task(name="stations.kpis", ignore_result=True)
-def sync_cwork_figures() -> None:
-    run_job(SyncKind.KPIS)
 
 
 @shared_task(name="stations.prune", ignore_result=True)

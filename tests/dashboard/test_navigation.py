@@ -15,9 +15,9 @@ from django.test import Client
 from django.urls import Resolver404, resolve, reverse
 
 from accounts.models import Profile
+from dashboard import station_views
 from dashboard.navigation import ENTRIES, STAFF
 from screens.services import DEVICE_COOKIE, create_screen, enrol
-from stations import views as station_views
 from stations.jobs import run_job
 from stations.models import Station
 from tests.security.test_access import BY_ROLE, LOGGED_IN, ROLES, user_in

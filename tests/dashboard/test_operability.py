@@ -396,6 +396,10 @@ def test_the_admin_page_renders_with_cwork_down(staff, cwork, settings):
     assert "http://127.0.0.1:9" in body
     assert "plain HTTP" in body
     assert "CWork down" in body
+    # Every job has its row and its name, the ingest's own and those other apps register.
+    for kind, name in (("live", "live status"), ("kpis", "KPIs per shift")):
+        row = body[body.index(f'class="job-{kind}"') :]
+        assert name in row[: row.index("</tr>")]
     assert body.count("<tr>", body.index('id="poll-records"')) >= 2
     started = time.monotonic()
     checked = staff.post("/admin/cwork-connection/")

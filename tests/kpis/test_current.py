@@ -19,6 +19,7 @@ from django.utils import timezone
 import kpis.current as current
 from dashboard import wall
 from dashboard.schedule import entries
+from dashboard.tiles import tile_for, tile_stations
 from kpis.current import (
     KPI_FIELD,
     KPI_TILE_REFRESH,
@@ -38,7 +39,6 @@ from stations.catalogue import sync_catalogue
 from stations.history import sync_history
 from stations.live import poll_live
 from stations.models import Station
-from stations.selectors import tile_for, tile_stations
 
 pytestmark = pytest.mark.django_db
 
@@ -274,7 +274,7 @@ def test_the_station_page_shows_the_current_shift_with_a_review_link(viewer, sim
 def test_the_station_page_marks_figures_above_100_percent_and_says_why(
     viewer, sim, cwork, clock, monkeypatch
 ):
-    import stations.views
+    from dashboard import station_views
 
     sync_catalogue(cwork, now=clock())
     poll_live(cwork, now=clock())
@@ -282,7 +282,7 @@ def test_the_station_page_marks_figures_above_100_percent_and_says_why(
     figures = current.figures_for(station, timezone.now())
     assert figures is not None  # no calendar: open 24/7
     over = replace(figures, oee=1.07, availability=0.9, performance=1.25, quality=0.95)
-    monkeypatch.setattr(stations.views, "figures_for", lambda station, now: over)
+    monkeypatch.setattr(station_views, "figures_for", lambda station, now: over)
 
     page = viewer.get(f"/stations/{station.pk}/").content.decode()
     why = str(PESSIMISTIC)
@@ -291,7 +291,7 @@ def test_the_station_page_marks_figures_above_100_percent_and_says_why(
     assert f"Above 100 %: {why}." in page
 
     plain = replace(over, oee=0.81, performance=0.9)
-    monkeypatch.setattr(stations.views, "figures_for", lambda station, now: plain)
+    monkeypatch.setattr(station_views, "figures_for", lambda station, now: plain)
     page = viewer.get(f"/stations/{station.pk}/").content.decode()
     assert "kpi-over" not in page
     assert "Above 100 %" not in page
@@ -337,12 +337,12 @@ def test_a_short_outage_keeps_the_shift_figures_known(sim, cwork, clock, setting
     """CWork's figures are fetched every KPI_SYNC_INTERVAL on a fixed cadence; one fetch lost
     to a 25-second outage backs the job off until a later tick. Performance, quality and OEE,
     known before, stay known all along (no blank until the next fetch)."""
+    from kpis.jobs import CWORK_FIGURES
     from stations.jobs import run_job
-    from stations.models import SyncKind
 
     interval = settings.KPI_SYNC_INTERVAL
     stations = build(cwork, clock)
-    assert run_job(SyncKind.KPIS, client=cwork, now=clock()).ok
+    assert run_job(CWORK_FIGURES, client=cwork, now=clock()).ok
     one = stations[0]
 
     def known(label: str) -> None:
@@ -355,10 +355,10 @@ def test_a_short_outage_keeps_the_shift_figures_known(sim, cwork, clock, setting
     known("before")
     # The next tick comes a little early (the cadence is fixed, each run's clock is read late).
     clock.advance(interval - 0.5)
-    run_job(SyncKind.KPIS, client=cwork, now=clock())
+    run_job(CWORK_FIGURES, client=cwork, now=clock())
     clock.advance(interval)
     sim.faults.configure(outage=True)  # the tick falls in the outage
-    assert not run_job(SyncKind.KPIS, client=cwork, now=clock()).ok
+    assert not run_job(CWORK_FIGURES, client=cwork, now=clock()).ok
     clock.advance(25)
     sim.faults.reset()
     ticks = 0
@@ -367,7 +367,7 @@ def test_a_short_outage_keeps_the_shift_figures_known(sim, cwork, clock, setting
             clock.advance(60)
             known(f"{ticks} ticks after the outage")
         ticks += 1
-        if run_job(SyncKind.KPIS, client=cwork, now=clock() - timedelta(seconds=25)).ran:
+        if run_job(CWORK_FIGURES, client=cwork, now=clock() - timedelta(seconds=25)).ran:
             break
         assert ticks < 10
     known("after the next fetch")
@@ -377,14 +377,14 @@ def test_a_blank_figure_says_what_it_waits_for_and_when(sim, cwork, clock, setti
     """Without CWork's figures for the running shift (parts not counted since it began), the
     tiles' and station page's blank figures say they wait for CWork's figures, and when the
     next fetch is."""
+    from kpis.jobs import CWORK_FIGURES
     from kpis.models import CWorkFigures
     from stations.jobs import run_job
-    from stations.models import SyncKind
 
     stations = build(cwork, clock)
     CWorkFigures.objects.all().delete()
     sim.faults.configure(outage=True)
-    assert not run_job(SyncKind.KPIS, client=cwork, now=clock()).ok
+    assert not run_job(CWORK_FIGURES, client=cwork, now=clock()).ok
     sim.faults.reset()
     figures = current_shift_figures(stations, now=clock())[stations[0].pk]
     assert figures.quality is None

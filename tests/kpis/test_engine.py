@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from django.db.models import Sum
 
 from cwork import oee
 from cwork.client import CWorkClient
@@ -20,8 +21,9 @@ from kpis.models import CWorkFigures, PartCounting, PartTally, Shift, StateBucke
 from kpis.tally import PartsSeen, record_parts, slot_of
 from stations.catalogue import sync_catalogue
 from stations.history import sync_history
+from stations.jobs import run_job
 from stations.live import poll_live
-from stations.models import LiveStatus, Operation, Station
+from stations.models import LiveStatus, Operation, Station, SyncState
 from stations.orders import sync_orders
 
 pytestmark = pytest.mark.django_db
@@ -313,6 +315,36 @@ def test_live_poll_tallies_parts_under_the_job_with_its_time_per_part(sim, cwork
     assert several_per_cycle, "a job making several parts per cycle ran within ten hours"
     # The counting start does not move on later polls.
     assert set(PartCounting.objects.values_list("since", flat=True)) == {first}
+
+
+def test_a_tally_that_cannot_be_written_fails_the_poll_and_its_parts_are_counted_later(
+    sim, cwork, clock, monkeypatch
+):
+    """The tallies are written in the live poll's transaction (``poll_rows_written``): a
+    poll whose tally fails stores no status either, so the next poll counts its parts, once."""
+    sync_catalogue(cwork, now=clock())
+    assert run_job("live", client=cwork, now=clock(), publish=lambda e: None).ok
+    before = dict(LiveStatus.objects.values_list("station_id", "total_parts"))
+    clock.advance(900)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the disk is full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(PartTally.objects, "bulk_create", broken)
+        failed = run_job("live", client=cwork, now=clock(), publish=lambda e: None)
+    assert not failed.ok
+    assert "the disk is full" in failed.reason
+    assert dict(LiveStatus.objects.values_list("station_id", "total_parts")) == before
+    assert not PartTally.objects.exists()
+
+    clock.advance((SyncState.objects.get(kind="live").retry_at - clock()).total_seconds())
+    assert run_job("live", client=cwork, now=clock(), publish=lambda e: None).ok
+    after = dict(LiveStatus.objects.values_list("station_id", "total_parts"))
+    made = {sid: after[sid] - before[sid] for sid in after if after[sid] > before[sid]}
+    assert made, "no station made a part in a quarter of an hour"
+    counted = dict(PartTally.objects.values_list("station_id").annotate(parts=Sum("parts")))
+    assert counted == made
 
 
 def test_a_part_count_going_down_adds_nothing(clock):

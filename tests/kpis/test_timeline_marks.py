@@ -14,8 +14,8 @@ from cwork.oee import Bucket
 from kpis.models import StateBucket
 from kpis.timeline import PATTERNED, build_timeline
 from stations.models import State
+from tests.dashboard.test_marks import french
 from tests.kpis.test_timeline import BREAKDOWN, RUN, SYNCED, WAIT, at, catalogue, station, top
-from tests.stations.test_marks import french
 
 pytestmark = pytest.mark.django_db
 

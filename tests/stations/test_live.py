@@ -16,6 +16,7 @@ from cwork.client import CWorkClient
 from stations.events import STATIONS_GROUP
 from stations.jobs import run_job
 from stations.models import AlarmInterval, LiveStatus, PollRecord, ProgramRun, Station, SyncState
+from stations.signals import poll_committed, poll_rows_written
 from tests.stations.helpers import (
     CountingTransport,
     RewritingTransport,
@@ -235,3 +236,61 @@ def test_cwork_down_backs_off_records_and_recovers(sim, clock, published):
     assert list(
         PollRecord.objects.filter(kind="live").order_by("started_at").values_list("ok", flat=True)
     ) == [True, False, True]
+
+
+def test_every_committed_poll_is_told_with_its_kind_and_a_failing_listener_fails_none(
+    cwork, clock, published, caplog
+):
+    heard = []
+
+    def listener(sender, *, kind, now, outcome, record, **kwargs):
+        heard.append((kind, now, outcome.stations_seen, record.pk, outcome.event))
+
+    def broken(sender, **kwargs):
+        raise RuntimeError("a listener's bug")
+
+    poll_committed.connect(listener)
+    poll_committed.connect(broken)
+    try:
+        catalogue = run_job("catalogue", client=cwork, now=clock(), publish=published.append)
+        live = poll(cwork, clock, published)
+    finally:
+        poll_committed.disconnect(listener)
+        poll_committed.disconnect(broken)
+    assert catalogue.ok
+    assert heard == [
+        ("catalogue", clock(), 12, catalogue.record.pk, None),
+        ("live", clock(), 12, live.record.pk, published[-1]),
+    ]
+    assert "broken failed after the live poll" in caplog.text
+    assert "a listener's bug" in caplog.text
+
+
+def test_what_a_poll_writes_is_told_with_the_rows_before_and_after(sim, cwork, clock, published):
+    """``poll_rows_written`` hears each rewritten status (its listeners write in the poll's
+    transaction: see kpis' tally); the rows they say they wrote count among the poll's."""
+    heard = []
+
+    def listener(sender, *, rows, missing, now, **kwargs):
+        heard.extend(rows)
+        assert LiveStatus.objects.get(station_id=rows[0].station_id).changed_at == now
+        return 5
+
+    first = poll(cwork, clock, published)
+    handle = writable_station(sim)
+    station = Station.objects.get(cwork_id=handle)
+    old = LiveStatus.objects.get(station=station).state_cwork_id
+    new = other_state(sim, handle)
+    sim.world.change_state(handle, new, "")
+    clock.advance(1)
+    poll_rows_written.connect(listener)
+    try:
+        result = poll(cwork, clock, published)
+    finally:
+        poll_rows_written.disconnect(listener)
+    assert first.outcome.rows_written > 0
+    (row,) = [r for r in heard if r.station_id == station.pk]
+    assert "state_cwork_id" in row.fields
+    assert (row.before["state_cwork_id"], row.after["state_cwork_id"]) == (old, new)
+    assert set(row.after) == set(row.before) >= {"state_cwork_id", "total_parts", "alarms"}
+    assert result.outcome.rows_written >= len(heard) + 5

@@ -21,6 +21,8 @@ from django.utils import timezone
 from core.colours import readable_text_color
 from cwork.simulator import ManualClock, Simulator
 from cwork.simulator.world import BREAKDOWN, PRODUCTION, WorldError
+from dashboard.overview import Severity, station_overview
+from dashboard.station_page import day_bounds, hour_ticks, station_detail
 from stations.jobs import run_job
 from stations.models import (
     AlarmInterval,
@@ -29,13 +31,6 @@ from stations.models import (
     State,
     Station,
     Top,
-)
-from stations.station_selectors import (
-    Severity,
-    day_bounds,
-    hour_ticks,
-    station_detail,
-    station_overview,
 )
 from tests.stations.helpers import other_state, writable_station
 

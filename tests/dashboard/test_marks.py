@@ -11,10 +11,10 @@ from django.template.loader import render_to_string
 from django.utils.translation import override, pgettext
 
 from cwork.oee import Bucket
+from dashboard.tiles import tile_for, tile_stations
 from kpis import mapping
 from kpis.models import StateBucket
 from stations.models import LiveStatus, State, Station
-from stations.selectors import tile_for, tile_stations
 
 pytestmark = pytest.mark.django_db
 
@@ -227,3 +227,45 @@ def test_the_overview_marks_each_stations_state(states, client):
     pills = re.findall(r'<span class="pill">(.*?)</span>\s', body, re.S)
     assert any('class="mark mark-failure" role="img" aria-label="Breakdown"' in p for p in pills)
     assert any('class="mark mark-none" role="img" aria-label="Not reporting"' in p for p in pills)
+
+
+@pytest.mark.parametrize(
+    ("state_id", "bucket", "severity", "label"),
+    [
+        (WAITING, Bucket.FAILURE, "breakdown", "Breakdown"),  # by default an induced stop
+        (SPINDLE, Bucket.DISENGAGED, "off", "Disengaged"),  # by default a failure
+    ],
+)
+def test_under_the_shops_mapping_the_overview_and_the_station_page_agree_with_the_tile(
+    states, client, state_id, bucket, severity, label
+):
+    """One rule (``kpis.mapping``): a shop that counts a state apart from its OEE category
+    sees it so on the tile, in the overview's groups and on the station page alike."""
+    from django.contrib.auth import get_user_model
+
+    from dashboard.overview import Severity
+
+    station = station_in(1, states[state_id])
+    control = station_in(2, states[SETTING])
+    StateBucket.objects.create(state_cwork_id=state_id, bucket=bucket)
+    mark = f'class="mark mark-{bucket.value}" role="img" aria-label="{label}"'
+    assert mark in render_tile(station)
+    client.force_login(get_user_model().objects.create_user("viewer", password="x" * 12))
+
+    wall = client.get("/wall/").content.decode()
+    tile_html = wall[wall.index(f'id="tile-{station.pk}"') :]
+    assert mark in tile_html[: tile_html.index("</li>")]
+
+    overview = client.get("/stations/").content.decode()
+    row = overview[overview.index(f'id="row-{station.pk}"') :]
+    assert row.startswith(f'id="row-{station.pk}" data-severity="{severity}"')
+    assert mark in row[: row.index("</li>")]
+    heads = re.findall(r'<li class="group-head" data-severity="(\w+)">', overview[: -len(row)])
+    assert heads[-1] == severity  # listed under its bucket's group, not its OEE category's
+    assert f'id="row-{control.pk}" data-severity="setup"' in overview
+
+    page = client.get(f"/stations/{station.pk}/")
+    assert page.context["day"].severity is Severity[severity.upper()]
+    body = page.content.decode()
+    live = body[body.index('id="station-live"') : body.index("</section>")]
+    assert mark in live

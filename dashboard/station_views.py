@@ -1,4 +1,5 @@
-"""Station pages for supervisors: the overview of every station and one station's day.
+"""Station pages for supervisors: the overview of every station, one station's day, and the
+answer to an action sent from its panel.
 
 Logged-in users only (kiosk screens have the wall). Each view serves its full page, or to
 HTMX the part of it that refreshes.
@@ -11,20 +12,22 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import visible_stations
+from actions.views import perform_posted
 from alerts.views import station_alerts
 from core.htmx import HtmxHttpRequest
+from dashboard.overview import station_overview
+from dashboard.station_page import station_detail
 from kpis.current import figures_for, previous_shift_review, review_url
 from stations.health import ingest_health, stale_after
 from stations.models import Station
-from stations.station_selectors import station_detail, station_overview
 
 #: The longest search a user can type; anything longer is cut (never an error).
 QUERY_MAX_LENGTH = 200
@@ -104,5 +107,20 @@ def detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         template = "stations/detail.html"
         context["alerts"] = station_alerts(station, context["now"])
     response = render(request, template, {**context, "oob": fragment})
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+@require_POST
+@never_cache
+def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """Send one action for one station (``actions.views.perform_posted``): HTMX gets
+    the panel with the result, a browser without JavaScript the whole station page."""
+    station, panel = perform_posted(request, pk, action)
+    if getattr(request, "htmx", False):
+        response = render(request, "stations/_actions.html", {"panel": panel})
+    else:
+        context = station_page_context(station, oob=False, panel=panel)
+        response = render(request, "stations/detail.html", context)
     patch_vary_headers(response, ("HX-Request",))
     return response

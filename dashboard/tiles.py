@@ -1,4 +1,5 @@
-"""Reads for the pages: what a screen shows about each station, in one query."""
+"""The wall's tiles: what a screen shows about each station, in one query, its bucket from the
+shop's mapping (``kpis.mapping``, the one rule)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Reads for the station pages: one station's day, and every station by how urgent it is.
+"""Reads for the station page: one station's day (the overview of every station by how
+urgent it is: ``dashboard.overview``).
 
 Plain functions over the stored data, given ``now``: the views only adapt them to HTTP.
 Days are the plant's days (Django's current time zone, ``settings.TIME_ZONE``); every
@@ -8,22 +9,19 @@ as it really was.
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from enum import IntEnum
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from core.colours import NEUTRAL, readable_text_color
 from core.formatting import format_duration
-from cwork import oee
+from dashboard.overview import Severity, severity_of
+from dashboard.tiles import Tile, tile_for
 from stations.health import ingest_health
 from stations.models import (
     AlarmInterval,
@@ -35,12 +33,6 @@ from stations.models import (
     Station,
     Top,
 )
-from stations.selectors import Tile, tile_for, tile_stations
-
-#: CWork's built-in "Breakdown" state (handle 1 in every installation, whatever its name in
-#: the installation's language). CWork has no failure category: breakdowns share category 2
-#: with setting, so a failure is this state or one of its children (``cwork.oee``'s rule).
-BREAKDOWN_CWORK_ID = 1
 
 #: At most this many cleared alarms are listed for a day (the count says how many there were).
 PAST_ALARMS_SHOWN = 100
@@ -61,176 +53,6 @@ def day_bounds(now: datetime) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time(), tzinfo=zone)
     end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
     return start.astimezone(UTC), end.astimezone(UTC)
-
-
-# ----------------------------------------------------------------------------------------
-# Severity: which stations need someone first
-# ----------------------------------------------------------------------------------------
-
-
-class Severity(IntEnum):
-    """How urgently a station needs attention, from its state's OEE bucket (lower first)."""
-
-    BREAKDOWN = 0  # a failure: Breakdown or one of its children
-    STOPPED = 1  # induced stops: waiting, no material, no operator
-    SETUP = 2  # the machine's own stops that are not failures: setting, tool change
-    PRODUCTION = 3
-    OFF = 4  # disengaged (breaks, nights, preventive maintenance) or disabled in CWork
-    UNKNOWN = 5  # no state known yet
-
-    @property
-    def label(self) -> str:
-        return str(SEVERITY_LABELS[self])
-
-
-SEVERITY_LABELS = {
-    Severity.BREAKDOWN: gettext_lazy("Breakdown"),
-    Severity.STOPPED: gettext_lazy("Stopped"),
-    Severity.SETUP: gettext_lazy("Set-up"),
-    Severity.PRODUCTION: gettext_lazy("Producing"),
-    Severity.OFF: gettext_lazy("Off"),
-    Severity.UNKNOWN: gettext_lazy("Unknown"),
-}
-
-_SEVERITY_OF_BUCKET = {
-    oee.Bucket.FAILURE: Severity.BREAKDOWN,
-    oee.Bucket.INDUCED_STOP: Severity.STOPPED,
-    oee.Bucket.OWN_STOP: Severity.SETUP,
-    oee.Bucket.PRODUCTION: Severity.PRODUCTION,
-    oee.Bucket.DISENGAGED: Severity.OFF,
-}
-
-
-def failure_state_ids(states: Iterable[State]) -> set[int]:
-    """Primary keys of the failure states: CWork's Breakdown and its descendants."""
-    by_id = {s.pk: s for s in states}
-    failures = set()
-    for state in by_id.values():
-        seen: set[int] = set()
-        current: State | None = state
-        while current is not None and current.pk not in seen:
-            if current.cwork_id == BREAKDOWN_CWORK_ID:
-                failures.add(state.pk)
-                break
-            seen.add(current.pk)
-            current = by_id.get(current.parent_id) if current.parent_id else None
-    return failures
-
-
-def severity_of(state: State | None, *, failures: set[int], disabled: bool = False) -> Severity:
-    if disabled:
-        return Severity.OFF
-    if state is None:
-        return Severity.UNKNOWN
-    # A state without a category is taken as an own stop, as cwork.oee does: never hidden.
-    bucket = oee.default_bucket(state.oee_category or 0, is_failure=state.pk in failures)
-    return _SEVERITY_OF_BUCKET[bucket]
-
-
-# ----------------------------------------------------------------------------------------
-# The overview: every station, most urgent first, searchable
-# ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class OverviewRow:
-    tile: Tile
-    severity: Severity
-    #: Time in the current state as of the list's ``now``, as the page's ticking clocks
-    #: write it (they take over within a second).
-    in_state_for: str = ""
-
-    @property
-    def station(self) -> Station:
-        return self.tile.station
-
-    @property
-    def live(self) -> LiveStatus | None:
-        return self.tile.live
-
-
-def _folded(text: str) -> str:
-    """Lower case without accents, so that ``cote`` finds ``Côté``."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def search_fields(tile: Tile) -> list[str]:
-    """What a search looks through: name, workshop, groups, order, job, programs, state."""
-    station, live = tile.station, tile.live
-    parts = [station.name, station.workshop, station.dnc_group, tile.state_name]
-    parts += [str(g) for g in station.mdc_groups or []]
-    if live is not None:
-        parts += [live.order, live.job, live.reference, live.running_program]
-        parts.append(live.selected_program)
-    return [_folded(p) for p in parts if p]
-
-
-#: Query words shorter than this must be a whole word of the station's text ("A" of
-#: "Building A", "03" of "LB3000-03"); longer ones may be anywhere in it ("7909" of "PGM7909").
-ANYWHERE_FROM = 3
-
-
-def matches_words(fields: list[str], words: list[str]) -> bool:
-    """Every word is found somewhere in the fields (not necessarily in the same one)."""
-    text = "\n".join(fields)
-    tokens = set(re.findall(r"\w+", text))
-    return all(word in text if len(word) >= ANYWHERE_FROM else word in tokens for word in words)
-
-
-def search(tiles: Iterable[Tile], query: str) -> list[Tile]:
-    """The tiles a search finds, in their order.
-
-    Several words that one field holds as they were typed ("Building A", "Tool change") find
-    the stations whose field holds them; when no field does, every word must be found
-    somewhere ("okuma 03": the Okuma whose name ends in "-03").
-    """
-    words = _folded(query).split()
-    if not words:
-        return list(tiles)
-    indexed = [(tile, search_fields(tile)) for tile in tiles]
-    if len(words) > 1:
-        phrase = " ".join(words)
-        found = [t for t, fields in indexed if any(phrase in " ".join(f.split()) for f in fields)]
-        if found:
-            return found
-    return [t for t, fields in indexed if matches_words(fields, words)]
-
-
-def station_overview(
-    query: str, now: datetime, visible: QuerySet[Station] | None = None
-) -> list[OverviewRow]:
-    """Stations matching ``query``: breakdowns first, then stops, set-ups, production, off.
-
-    Within a severity the station longest in its state comes first (it has waited longest),
-    then by name; stations with no known state go last. ``visible`` (the user's stations)
-    limits the list; None lists every station.
-    """
-    health = ingest_health(now)
-    failures = failure_state_ids(State.objects.all())
-    stations = tile_stations()
-    if visible is not None:
-        stations = stations.filter(pk__in=visible.values("pk"))
-    tiles = [tile_for(station, stale=health.stale, now=now) for station in stations]
-    rows = [
-        OverviewRow(
-            tile,
-            severity_of(
-                tile.live.state if tile.live else None,
-                failures=failures,
-                disabled=tile.station.disabled,
-            ),
-            format_duration(now - tile.live.since) if tile.live and tile.live.since else "",
-        )
-        for tile in search(tiles, query)
-    ]
-    rows.sort(key=_overview_order)
-    return rows
-
-
-def _overview_order(row: OverviewRow) -> tuple[int, datetime, str, int]:
-    since = row.live.since if row.live and row.live.since else datetime.max.replace(tzinfo=UTC)
-    return (row.severity, since, row.station.name.casefold(), row.station.pk)
 
 
 # ----------------------------------------------------------------------------------------
@@ -388,15 +210,12 @@ def station_detail(station: Station, now: datetime) -> StationDetail:
     health = ingest_health(now)
     tile = tile_for(station, stale=health.stale, now=now)
     day_start, day_end = day_bounds(now)
-    states = list(State.objects.all())
-    failures = failure_state_ids(states)
-    live_state = tile.live.state if tile.live else None
     timeline = day_timeline(station, tile.live, day_start, day_end, now)
     past, past_count = past_alarms(station, day_start, now)
     return StationDetail(
         station=station,
         tile=tile,
-        severity=severity_of(live_state, failures=failures, disabled=station.disabled),
+        severity=severity_of(tile),
         now=now,
         day_start=day_start,
         day_end=day_end,
