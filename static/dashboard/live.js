@@ -23,7 +23,7 @@
     return Math.random() * Math.min(30000, 3000 * Math.pow(2, retry));
   };
 
-  /* The one duration format (dashboard/formatting.py format_duration), rounded once to the
+  /* The one duration format (core/formatting.py format_duration), rounded once to the
    * smallest unit shown, so a ticking time reads as the server drew it. */
   function elapsed(ms) {
     var s = Math.max(0, ms / 1000);
