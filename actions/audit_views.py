@@ -139,13 +139,19 @@ class AuditFilter(forms.Form):
         return rows
 
 
+def _filtered(request: HttpRequest) -> tuple[AuditFilter, QuerySet[ActionAttempt]]:
+    """The filter as asked (the page and the CSV read the same rows)."""
+    form = AuditFilter(request.GET or None)
+    rows = form.filtered() if form.is_bound else ActionAttempt.objects.select_related("station")
+    return form, rows
+
+
 @require_GET
 @never_cache
 @login_required
 @permission_required("accounts.view_audit", raise_exception=True)
 def attempt_list(request: HttpRequest) -> HttpResponse:
-    form = AuditFilter(request.GET or None)
-    rows = form.filtered() if form.is_bound else ActionAttempt.objects.select_related("station")
+    form, rows = _filtered(request)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -166,8 +172,7 @@ def attempt_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @permission_required("accounts.view_audit", raise_exception=True)
 def attempt_csv(request: HttpRequest) -> HttpResponse:
-    form = AuditFilter(request.GET or None)
-    rows = form.filtered() if form.is_bound else ActionAttempt.objects.select_related("station")
+    _form, rows = _filtered(request)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'

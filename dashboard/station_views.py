@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -113,11 +113,11 @@ def detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @never_cache
-def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+def act(request: HtmxHttpRequest, pk: int, action: str) -> HttpResponse:
     """Send one action for one station (``actions.views.perform_posted``): HTMX gets
     the panel with the result, a browser without JavaScript the whole station page."""
     station, panel = perform_posted(request, pk, action)
-    if getattr(request, "htmx", False):
+    if request.htmx:
         response = render(request, "stations/_actions.html", {"panel": panel})
     else:
         context = station_page_context(station, oob=False, panel=panel)
