@@ -10,7 +10,7 @@ PYTEST_WORKERS ?= -n 2 --dist loadfile
 
 # What mypy checks (pyproject.toml's [tool.mypy]: django-stubs, no blanket ignore): every
 # package of the product, named one by one.
-TYPED := cwork core dashboard stations kpis alerts actions accounts audit screens devtools manage.py
+TYPED := cwork simulator core dashboard stations kpis alerts actions accounts audit screens devtools manage.py
 
 .PHONY: run test lint typecheck format bench soak simulator clean
 
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-* && touch $@
 
 simulator: $(STAMP)
-	$(BIN)/python -m cwork.simulator --host 127.0.0.1 --port 8081 --api-key demo-key
+	$(BIN)/python -m simulator --host 127.0.0.1 --port 8081 --api-key demo-key
 
 run: $(STAMP)
 	$(BIN)/python manage.py compiletranslations

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 from cwork.client import CWorkClient
-from cwork.simulator import DEMO_API_KEY, Simulator
+from simulator import DEMO_API_KEY, Simulator
 
 RESULTS = Path(__file__).resolve().parent / "results" / "client_statuses.json"
 

@@ -82,7 +82,7 @@ MEASURED_CODE = (
 )
 TARGETS_MS = {"page_shift": 1000.0, "timeline_90d": 2000.0}
 
-# The simulator's states (cwork.simulator.world): (id, name, colour, OEE category, parent).
+# The simulator's states (simulator.world): (id, name, colour, OEE category, parent).
 STATES = [
     (0, "Production", "#008000", 4, None),
     (1, "Breakdown", "#FF0000", 2, None),

@@ -100,7 +100,7 @@ def measure(stations: int, rounds: int, database: str) -> dict[str, Any]:
     from django.test.utils import CaptureQueriesContext
 
     from cwork.client import CWorkClient
-    from cwork.simulator import DEMO_API_KEY, ManualClock, Simulator
+    from simulator import DEMO_API_KEY, ManualClock, Simulator
     from stations.events import StationsChanged
     from stations.jobs import run_job
     from stations.live import poll_live

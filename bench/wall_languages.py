@@ -33,9 +33,9 @@ def measure(stations: int, rounds: int) -> dict[str, Any]:
     from django.core.management import call_command
 
     from cwork.client import CWorkClient
-    from cwork.simulator import DEMO_API_KEY, ManualClock, Simulator
     from dashboard.languages import IN_USE_KEY
     from dashboard.wall import publish_cycle
+    from simulator import DEMO_API_KEY, ManualClock, Simulator
     from stations.events import StationsChanged
     from stations.jobs import run_job
 

@@ -15,10 +15,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from cwork.simulator import Simulator
-from cwork.simulator.server import SimulatorServer
 from kpis.demo import create_simulator_calendars
 from screens import services as screens
+from simulator import Simulator
+from simulator.server import SimulatorServer
 
 DEMO_USER = "demo"
 #: Hosts that mean "every interface": no one opens them, the machine's name stands in.

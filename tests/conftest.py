@@ -7,9 +7,9 @@ import pytest
 from django.conf import settings
 
 from alerts.engine import forget_cached
-from cwork.simulator import ManualClock, Simulator
 from dashboard.languages import forget_languages_in_use
 from kpis.mapping import forget_state_buckets
+from simulator import ManualClock, Simulator
 from stations.events import StationsChanged
 from tests.workers import isolate_worker
 

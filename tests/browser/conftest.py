@@ -105,7 +105,7 @@ class Stack:
 
     def start_simulator(self, timeout: float = 20.0) -> None:
         """The simulator on its port, always with the same seed: the same factory each time."""
-        argv = [sys.executable, "-m", "cwork.simulator"]
+        argv = [sys.executable, "-m", "simulator"]
         argv += ["--host", "127.0.0.1", "--port", str(self.sim_port)]
         argv += ["--stations", str(self.stations), "--seed", str(SEED), "--api-key", API_KEY]
         argv += ["--history-days", "2"]  # a short past: quick to start and to back-fill

@@ -1,4 +1,4 @@
-"""``python -m cwork.simulator`` as an operator starts it: a real process on a real port."""
+"""``python -m simulator`` as an operator starts it: a real process on a real port."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def https_simulator(tmp_path: Path) -> Iterator[tuple[str, str, subprocess.Popen
         [
             sys.executable,
             "-m",
-            "cwork.simulator",
+            "simulator",
             "--port",
             str(port),
             "--stations",
@@ -87,7 +87,7 @@ def test_default_verification_refuses_the_self_signed_certificate(https_simulato
 
 def test_bad_options_are_refused_with_a_clear_message() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "cwork.simulator", "--api-key", "k=Bob@Nobody"],
+        [sys.executable, "-m", "simulator", "--api-key", "k=Bob@Nobody"],
         capture_output=True,
         text=True,
         timeout=30,

@@ -44,10 +44,10 @@ from cwork.errors import (
     StationNotFound,
     VersionNotAvailable,
 )
-from cwork.simulator.certs import CertPair, generate_self_signed, server_ssl_context
-from cwork.simulator.http import SimRequest, SimResponse
-from cwork.simulator.server import SimulatorServer
 from cwork.versions import ApiVersion, version_from_accept
+from simulator.certs import CertPair, generate_self_signed, server_ssl_context
+from simulator.http import SimRequest, SimResponse
+from simulator.server import SimulatorServer
 
 API_KEY = "K3Y-5ECRET-0F-THE-DASHBOARD-4F1C9A"
 BASE_URL = "http://cwork.test:8080"

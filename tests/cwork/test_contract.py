@@ -11,7 +11,7 @@ import pytest
 
 from cwork import errors
 from cwork.client import CWorkClient, DocumentToSend
-from cwork.simulator import ManualClock, Simulator
+from simulator import ManualClock, Simulator
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # a Tuesday: every workshop is open
 

@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from cwork.errors import ERROR_CLASSES
-from cwork.simulator.faults import MALFORMED_KINDS, FaultInjector, Faults
-from cwork.simulator.http import SimRequest, SimResponse
-from cwork.simulator.server import SimulatorServer
+from simulator.faults import MALFORMED_KINDS, FaultInjector, Faults
+from simulator.http import SimRequest, SimResponse
+from simulator.server import SimulatorServer
 
 TOKEN = "let-me-in"
 AUTH = {"X-Simulator-Token": TOKEN}

@@ -14,8 +14,8 @@ from dataclasses import replace
 import httpx
 import pytest
 
-from cwork.simulator.http import SimRequest, SimResponse
-from cwork.simulator.server import SimulatorServer
+from simulator.http import SimRequest, SimResponse
+from simulator.server import SimulatorServer
 
 TIMEOUT = httpx.Timeout(5.0)
 BIG_PAYLOAD = {
@@ -246,11 +246,11 @@ def test_drop(client: httpx.Client, handler: Handler) -> None:
 def test_handler_exception_answers_500_and_the_server_keeps_serving(
     client: httpx.Client, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.ERROR, logger="cwork.simulator.server")
+    caplog.set_level(logging.ERROR, logger="simulator.server")
     response = client.get("/boom")
     assert response.status_code == 500
     assert response.json() == {"ErrorCode": 4000, "Message": "Unexpected Error"}
-    records = [r for r in caplog.records if r.name == "cwork.simulator.server"]
+    records = [r for r in caplog.records if r.name == "simulator.server"]
     assert records
     assert records[0].exc_info is not None
     assert "the simulator's API layer has a bug" in caplog.text

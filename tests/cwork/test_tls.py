@@ -17,14 +17,14 @@ import httpx
 import pytest
 
 from cwork import tls
-from cwork.simulator.certs import (
+from simulator.certs import (
     CertPair,
     generate_self_signed,
     load_or_create,
     server_ssl_context,
 )
-from cwork.simulator.http import SimRequest, SimResponse
-from cwork.simulator.server import SimulatorServer
+from simulator.http import SimRequest, SimResponse
+from simulator.server import SimulatorServer
 
 TIMEOUT = httpx.Timeout(5.0)
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from cwork import oee
-from cwork.simulator.world import ManualClock, TopRecord, World, WorldError
+from simulator.world import ManualClock, TopRecord, World, WorldError
 
 PARIS = ZoneInfo("Europe/Paris")
 #: A Wednesday; the 14 days of history before it cross the spring DST change (31 March).

@@ -19,10 +19,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from core.colours import readable_text_color
-from cwork.simulator import ManualClock, Simulator
-from cwork.simulator.world import BREAKDOWN, PRODUCTION, WorldError
 from dashboard.overview import Severity, station_overview
 from dashboard.station_page import day_bounds, hour_ticks, station_detail
+from simulator import ManualClock, Simulator
+from simulator.world import BREAKDOWN, PRODUCTION, WorldError
 from stations.jobs import run_job
 from stations.models import (
     AlarmInterval,

@@ -2,6 +2,7 @@
 
 The dashboard's services run the bin/ scripts that test_production_processes.py starts, and
 Redis the command .ci/run starts (less the flags that only make sense outside a container).
+The image installs every package of the repository, and the Makefile type-checks each.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import os
 import re
 import shlex
 import subprocess
+import tomllib
 
 import pytest
+from setuptools import find_packages
 
 from .conftest import ROOT
 
@@ -59,3 +62,24 @@ def test_image_runs_as_a_user() -> None:
     users = re.findall(r"^USER (\S+)$", dockerfile, re.MULTILINE)
     assert users, "the image must not run as root"
     assert users[-1] not in ("root", "0")
+
+
+def top_level_packages() -> set[str]:
+    """The repository's packages (its tests aside), as folders with an ``__init__.py``."""
+    return {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests"}
+
+
+def test_installing_the_project_installs_every_package() -> None:
+    # The Dockerfile's `pip install .` takes what pyproject.toml's find-include names.
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    include = project["tool"]["setuptools"]["packages"]["find"]["include"]
+    installed = {name.split(".")[0] for name in find_packages(str(ROOT), include=include)}
+    assert sorted(top_level_packages() - installed) == []
+    assert sorted(installed - top_level_packages()) == []
+
+
+def test_the_type_check_covers_every_package() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    typed = re.search(r"^TYPED := (.*)$", makefile, re.MULTILINE)
+    assert typed, "the Makefile names what mypy checks in TYPED"
+    assert sorted(top_level_packages() - set(typed.group(1).split())) == []

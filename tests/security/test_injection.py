@@ -28,12 +28,12 @@ from openpyxl import load_workbook
 
 from actions import services as actions
 from cwork.client import CWorkClient
-from cwork.simulator import ManualClock, Simulator
 from dashboard.asgi import application
 from kpis import views as kpi_views
 from kpis.calendar import Calendars, previous_shift
 from kpis.demo import create_simulator_calendars
 from kpis.figures import sync_cwork_figures
+from simulator import ManualClock, Simulator
 from stations.catalogue import sync_catalogue
 from stations.history import sync_history
 from stations.jobs import run_job

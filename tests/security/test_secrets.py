@@ -54,7 +54,7 @@ def assert_no_key(text: str | bytes, where: str) -> None:
 def world(settings, monkeypatch, caplog) -> World:
     settings.CWORK_API_KEY = SERVICE_KEY
     caplog.set_level(logging.DEBUG)
-    for name in ("httpx", "httpcore", "cwork", "stations", "django", "celery"):
+    for name in ("httpx", "httpcore", "cwork", "simulator", "stations", "django", "celery"):
         caplog.set_level(logging.DEBUG, logger=name)
     world = World(poisoned=False)
     world.wire_actions(monkeypatch)

@@ -6,7 +6,7 @@ import json
 
 import httpx
 
-from cwork.simulator import Simulator
+from simulator import Simulator
 
 
 def writable_station(sim: Simulator) -> int:

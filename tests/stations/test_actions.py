@@ -24,9 +24,9 @@ from actions import services as actions
 from actions.services import CODE_MESSAGES, MAYBE_HAPPENED, OK_MESSAGES, perform
 from audit.models import ActionAttempt, Outcome
 from cwork.client import CWorkClient
-from cwork.simulator import ManualClock, Simulator
 from cwork.versions import License
 from screens.services import DEVICE_COOKIE, create_screen, enrol
+from simulator import ManualClock, Simulator
 from stations.jobs import run_job
 from stations.models import LiveStatus, PollRecord, State, Station, Top
 from tests.stations.helpers import CountingTransport, other_state, writable_station

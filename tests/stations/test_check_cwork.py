@@ -11,9 +11,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from pytest_django.fixtures import Settings
 
-from cwork.simulator import Simulator
-from cwork.simulator.certs import CertPair, generate_self_signed, server_ssl_context
-from cwork.simulator.server import SimulatorServer
+from simulator import Simulator
+from simulator.certs import CertPair, generate_self_signed, server_ssl_context
+from simulator.server import SimulatorServer
 from stations.diagnostics import Check, Status, Target, check_connection, has_failed
 
 KEY = "demo-key"

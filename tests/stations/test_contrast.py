@@ -16,7 +16,7 @@ from core.colours import (
     relative_luminance,
     state_color,
 )
-from cwork.simulator.world import _make_states
+from simulator.world import _make_states
 
 AA = 4.5
 ROOT = Path(__file__).resolve().parents[2]

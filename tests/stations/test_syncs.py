@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.test import override_settings
 
-from cwork.simulator import Simulator
+from simulator import Simulator
 from stations.health import ingest_health
 from stations.jobs import run_job
 from stations.models import (

@@ -26,7 +26,7 @@ from cwork.tls import format_fingerprint
 
 __all__ = ["CertPair", "generate_self_signed", "load_or_create", "server_ssl_context"]
 
-logger = logging.getLogger("cwork.simulator.certs")
+logger = logging.getLogger("simulator.certs")
 
 DEFAULT_HOSTNAMES = ("localhost", "127.0.0.1", "::1")
 DEFAULT_NAME = "cwork-simulator"

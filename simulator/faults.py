@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cwork.errors import ERROR_CLASSES
-from cwork.simulator.http import Handler, SimRequest, SimResponse
+from simulator.http import Handler, SimRequest, SimResponse
 
 __all__ = ["CONTROL_PATH", "MALFORMED_KINDS", "TOKEN_HEADER", "FaultInjector", "Faults"]
 

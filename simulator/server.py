@@ -6,7 +6,7 @@ written as asked: after its ``delay``, trickled, or not at all (``drop``). ``sto
 it ends the accept loop, cuts every open connection and wakes requests that are waiting out a
 delay or trickling.
 
-With an ``ssl_context`` (server side, see :mod:`cwork.simulator.certs`) the port speaks HTTPS only,
+With an ``ssl_context`` (server side, see :mod:`simulator.certs`) the port speaks HTTPS only,
 like CWork, which serves one protocol or the other, never both.
 """
 
@@ -24,11 +24,11 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from cwork.simulator.http import Handler, SimRequest, SimResponse
+from simulator.http import Handler, SimRequest, SimResponse
 
 __all__ = ["SimulatorServer"]
 
-logger = logging.getLogger("cwork.simulator.server")
+logger = logging.getLogger("simulator.server")
 
 #: CWork's answer to something that went wrong inside (code 4000 of the doc).
 UNEXPECTED_ERROR_BODY = json.dumps({"ErrorCode": 4000, "Message": "Unexpected Error"}).encode()
@@ -357,7 +357,7 @@ class SimulatorServer:
     ``port=0`` picks a free port; ``.port`` and ``.url`` tell which. ``start()`` serves from a
     daemon thread, ``serve_forever()`` from the calling one; ``stop()`` (or leaving the ``with``
     block) ends both promptly. Per-request lines are logged at DEBUG on
-    ``cwork.simulator.server``, or written to stderr when ``verbose``.
+    ``simulator.server``, or written to stderr when ``verbose``.
     """
 
     def __init__(

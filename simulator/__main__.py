@@ -1,4 +1,4 @@
-"""``python -m cwork.simulator``: a simulated CWork server on a port."""
+"""``python -m simulator``: a simulated CWork server on a port."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from .server import SimulatorServer
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m cwork.simulator",
+        prog="python -m simulator",
         description="A simulated CWork installation (stations, states, alarms, tops, orders, "
         "documents) behind CWork's REST API.",
     )

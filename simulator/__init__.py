@@ -6,7 +6,7 @@
 >>> with sim.serve(port=8081):           # or on a real port
 ...     ...
 
-``python -m cwork.simulator --help`` runs it on a port.
+``python -m simulator --help`` runs it on a port.
 """
 
 from __future__ import annotations
