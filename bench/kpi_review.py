@@ -52,8 +52,15 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from django.db.models import Model
+
+#: A model of the stored history, for the helper that stores its rows in batches.
+_Row = TypeVar("_Row", bound="Model")
 
 RESULTS = Path(__file__).resolve().parent / "results" / "kpi_review.json"
 SEED = 7
@@ -289,7 +296,7 @@ def create_history(stations: int, days: int) -> dict[str, Any]:
     calendars = Calendars()
     state_pks: dict[int, int] = {}
     for cwork_id, name, color, category, parent in STATES:
-        state = State.objects.create(
+        row = State.objects.create(
             cwork_id=cwork_id,
             name=name,
             color=color,
@@ -301,7 +308,7 @@ def create_history(stations: int, days: int) -> dict[str, Any]:
             archived=cwork_id == 12,
             synced_at=NOW,
         )
-        state_pks[cwork_id] = state.pk
+        state_pks[cwork_id] = row.pk
     per = -(-stations // len(WORKSHOPS))
     Station.objects.bulk_create(
         Station(
@@ -328,19 +335,19 @@ def create_history(stations: int, days: int) -> dict[str, Any]:
     programs: list[ProgramRun] = []
     tallies: list[PartTally] = []
 
+    def store(model: type[_Row], batch: list[_Row], key: str, force: bool) -> None:
+        if batch and (force or len(batch) >= BATCH):
+            model._default_manager.bulk_create(batch, batch_size=BATCH)
+            counts[key] += len(batch)
+            batch.clear()
+
     def flush(force: bool = False) -> None:
         nonlocal storing
         t = time.perf_counter()
-        for model, batch, key in (
-            (Top, tops, "tops"),
-            (AlarmInterval, alarms, "alarms"),
-            (ProgramRun, programs, "programs"),
-            (PartTally, tallies, "part_tallies"),
-        ):
-            if batch and (force or len(batch) >= BATCH):
-                model.objects.bulk_create(batch, batch_size=BATCH)
-                counts[key] += len(batch)
-                batch.clear()
+        store(Top, tops, "tops", force)
+        store(AlarmInterval, alarms, "alarms", force)
+        store(ProgramRun, programs, "programs", force)
+        store(PartTally, tallies, "part_tallies", force)
         storing += time.perf_counter() - t
 
     with transaction.atomic():
@@ -498,8 +505,8 @@ def measure(
 
     situations: dict[str, Callable[[], Any]] = {}
     for label, (start, end) in periods.items():
-        situations[f"baseline_{label}"] = lambda s=start, e=end: baseline_sql(ids, s, e)
-        situations[f"engine_{label}"] = lambda s=start, e=end: station_kpis(stations, s, e, now=NOW)
+        situations[f"baseline_{label}"] = partial(baseline_sql, ids, start, end)
+        situations[f"engine_{label}"] = partial(station_kpis, stations, start, end, now=NOW)
     extra_counts: dict[str, Callable[[], Any]] = {
         "engine_shift_10": lambda: station_kpis(ten, *SHIFT, now=NOW),
         "engine_90d_10": lambda: station_kpis(ten, history_start, NOW, now=NOW),

@@ -108,7 +108,7 @@ class Sampler:
         end_at, end = self.samples[-1]
         since = end_at - last_seconds
         start_at, start = min(self.samples, key=lambda s: abs(s[0] - since))
-        result = {}
+        result: dict[str, Any] = {}
         for label in self.groups:
             result[label] = {
                 "cpu_percent_rounds": round(

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,7 @@ def run(outages: list[float]) -> list[dict[str, Any]]:
                     since = datetime.now(UTC)
                     wait_until(
                         "a successful poll before the outage",
-                        lambda since=since: stack.ok_live_since(since),
+                        partial(stack.ok_live_since, since),
                         stack.processes,
                         60,
                     )

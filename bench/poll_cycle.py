@@ -183,7 +183,7 @@ def measure(stations: int, rounds: int, database: str) -> dict[str, Any]:
                     # Every successful cycle publishes once: its changes, or none (the heartbeat).
                     assert len(events) - published == 1, "one event per cycle"
                     assert len(events[-1].changes) == expected
-                queries = [q["sql"][:160] for q in sql.captured_queries] if capture else []
+                queries = [q["sql"][:160] for q in sql.captured_queries] if sql is not None else []
                 return elapsed, outcome.rows_written, queries
 
             for name in situations:  # warm every path once

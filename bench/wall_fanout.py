@@ -311,6 +311,7 @@ class Fleet:
         """Connect every client (a few handshakes at a time); the first frame is awaited."""
         from websockets.asyncio.client import connect
         from websockets.exceptions import InvalidHandshake
+        from websockets.typing import Origin
 
         gate = asyncio.Semaphore(CONNECTING_AT_ONCE)
         times: list[float] = [0.0] * self.count
@@ -324,7 +325,7 @@ class Fleet:
                     try:
                         ws = await connect(
                             url,
-                            origin=origin,
+                            origin=Origin(origin) if origin is not None else None,
                             additional_headers=headers,
                             compression=None,
                             proxy=None,
@@ -346,9 +347,9 @@ class Fleet:
                 self.sockets[index] = ws
                 if first_frame:
                     # The snapshot: one message per 150 tiles, the heartbeat in the last.
-                    frames = [await asyncio.wait_for(ws.recv(), 60)]
+                    frames = [await asyncio.wait_for(ws.recv(decode=True), 60)]
                     while 'id="wall-heartbeat"' not in frames[-1]:
-                        frames.append(await asyncio.wait_for(ws.recv(), 60))
+                        frames.append(await asyncio.wait_for(ws.recv(decode=True), 60))
                     firsts[index] = "".join(frames)
                 times[index] = time.perf_counter() - started
 
@@ -732,6 +733,7 @@ def make_session() -> str:
     session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()
+    assert session.session_key is not None, "create() saves the session under a new key"
     return session.session_key
 
 
