@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 
 from alerts.models import Alert, AlertRule, Condition, Delivery, EscalationLevel
 from alerts.outbox import queue_for_alert
+from core.memo import Memo
 from cwork.oee import Bucket
 from kpis.calendar import Calendars, shift_at
 from kpis.current import ShiftFigures, cached_figures
@@ -302,7 +303,6 @@ class Evaluation:
         return bool(self.fired or self.suppressed or self.escalated or self.resolved)
 
 
-_slow_cache: dict[str, tuple[float, Any]] = {}
 #: Bumped in the shared cache whenever a rule or its levels change (``rules_changed``): every
 #: process then reads the rules again, and reads nothing while none is enabled and no alert is
 #: open (the cost of alerts to a poll in a plant that has none: one cache read).
@@ -310,29 +310,25 @@ RULES_GENERATION_KEY = "alerts:rules:generation"
 
 
 @dataclass(slots=True)
-class _Memo:
-    generation: int | None = None
-    rules: list[RuleSpec] = field(default_factory=list)
+class _Rules:
+    rules: list[RuleSpec]
     #: No rule and no open alert at the last evaluation of this generation.
     idle: bool = False
 
 
-_memo = _Memo()
-
-
-def _cached(name: str, load: Any) -> Any:
-    at, value = _slow_cache.get(name, (0.0, None))
-    if value is None or time.monotonic() - at > SLOW_CACHE_SECONDS:
-        value = load()
-        _slow_cache[name] = (time.monotonic(), value)
-    return value
+#: The rules of the shared cache's generation.
+_rules: Memo[_Rules] = Memo("alerts.engine.rules")
+#: What rules need besides the live status, read again at most once per SLOW_CACHE_SECONDS.
+_buckets: Memo[dict[int, Bucket]] = Memo("alerts.engine.buckets", ttl=SLOW_CACHE_SECONDS)
+_calendars: Memo[Calendars] = Memo("alerts.engine.calendars", ttl=SLOW_CACHE_SECONDS)
 
 
 def rules_changed() -> None:
     """Every process reads its rules again at its next evaluation (the pages and the admin
     edit them; the worker evaluates)."""
     cache.set(RULES_GENERATION_KEY, time.time_ns(), None)
-    _slow_cache.clear()
+    _buckets.clear()
+    _calendars.clear()
 
 
 def forget_cached() -> None:
@@ -340,15 +336,15 @@ def forget_cached() -> None:
     rules_changed()
 
 
-def _current_rules() -> tuple[list[RuleSpec], bool]:
+def _current_rules() -> _Rules:
     """The enabled live rules, and whether the last evaluation found nothing to do."""
     generation = cache.get(RULES_GENERATION_KEY)
     if generation is None:  # a cache that was emptied: start a generation
         cache.add(RULES_GENERATION_KEY, time.time_ns(), None)
         generation = cache.get(RULES_GENERATION_KEY)
-    if generation != _memo.generation or generation is None:
-        _memo.generation, _memo.rules, _memo.idle = generation, load_rules(), False
-    return _memo.rules, _memo.idle
+    if generation is None:  # a cache that keeps nothing: no generation to agree on
+        return _Rules(load_rules())
+    return _rules.get(lambda: _Rules(load_rules()), key=generation)
 
 
 def evaluate(now: datetime | None = None) -> Evaluation:
@@ -356,8 +352,9 @@ def evaluate(now: datetime | None = None) -> Evaluation:
     started = time.monotonic()
     now = now or timezone.now()
     result = Evaluation()
-    rules, idle = _current_rules()
-    if idle:
+    current = _current_rules()
+    rules = current.rules
+    if current.idle:
         return result
     open_alerts = {
         (a.rule_id, a.station_id): a
@@ -366,16 +363,16 @@ def evaluate(now: datetime | None = None) -> Evaluation:
         )
     }
     if not rules and not open_alerts:
-        _memo.idle = True
+        current.idle = True
         return result
     context = Context(now)
     conditions = {r.condition for r in rules}
     if Condition.STOP in conditions:
-        context.buckets = _cached("buckets", state_buckets)
+        context.buckets = _buckets.get(state_buckets)
     if Condition.BEHIND_PACE in conditions:
         context.figures = cached_figures() or {}
     if any(r.shifts for r in rules):
-        context.calendars = _cached("calendars", Calendars)
+        context.calendars = _calendars.get(Calendars)
     stations = station_views() if rules else []
     for rule in rules:
         for station in stations:

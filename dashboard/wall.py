@@ -10,8 +10,6 @@ how a screen tells "nothing changed" from "no news", and shows stale data as sta
 from __future__ import annotations
 
 import hashlib
-import threading
-import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -22,13 +20,14 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from core.memo import Memo
 from dashboard.languages import languages_in_use
 from dashboard.tiles import Tile, tile_for, tile_stations
 from kpis.current import KPI_FIELD, cached_figures, current_generation
 from screens.models import Screen
 from stations import events
 from stations.events import StationsChanged
-from stations.health import ingest_health, stale_after
+from stations.health import IngestHealth, ingest_health, stale_after
 from stations.models import Station
 
 ALL_GROUP = "wall.all"
@@ -124,9 +123,10 @@ def groups_of(station: Station) -> set[str]:
 def wall_groups() -> set[str]:
     """Every group a wall can be in, from the stations' current attributes (cached briefly:
     it changes only with CWork's catalogue)."""
-    now = time.monotonic()
-    if _groups_cache and now - _groups_cache[0] < 60:
-        return _groups_cache[1]
+    return _groups.get(_present_groups)
+
+
+def _present_groups() -> set[str]:
     groups = {ALL_GROUP}
     for station in (
         Station.objects.filter(present_in_cwork=True)
@@ -134,11 +134,10 @@ def wall_groups() -> set[str]:
         .only("workshop", "dnc_group", "mdc_groups")
     ):
         groups |= groups_of(station)
-    _groups_cache[:] = [now, groups]
     return groups
 
 
-_groups_cache: list = []
+_groups: Memo[set[str]] = Memo("dashboard.wall.groups", ttl=60)
 
 
 def wall_tiles(wall_filter: WallFilter, now: datetime) -> list[Tile]:
@@ -200,17 +199,22 @@ def render_snapshot(
     append to it), so that the wall of thousands of stations stays under the WebSocket
     message limit. Walls with the same filter share one rendering until the next poll or the
     next refresh of the shift figures: after a restart, every screen reconnects within
-    seconds and asks for the same snapshot. ``language``: the active one when not given;
-    ``kiosk``: for a kiosk screen (tiles that are not links).
+    seconds and asks for the same snapshot (one draws it, the others wait for it).
+    ``language``: the active one when not given; ``kiosk``: for a kiosk screen (tiles that
+    are not links).
     """
     now = now or timezone.now()
     language = language or translation.get_language()
     health = ingest_health(now)
     key = (wall_filter, health.live_as_of, health.stale, current_generation(), language, kiosk)
-    with _snapshot_lock:
-        cached = _snapshots.get(key)
-    if cached is not None:
-        return cached
+    return _snapshots.get(
+        lambda: _render_snapshot(wall_filter, now, language, health, kiosk=kiosk), key=key
+    )
+
+
+def _render_snapshot(
+    wall_filter: WallFilter, now: datetime, language: str, health: IngestHealth, *, kiosk: bool
+) -> list[str]:
     tiles = wall_tiles(wall_filter, now)
     chunks = [tiles[at : at + TILES_PER_FRAME] for at in range(0, len(tiles), TILES_PER_FRAME)]
     with translation.override(language):
@@ -225,15 +229,11 @@ def render_snapshot(
             for more in chunks[1:]
         ]
         frames[-1] += render_heartbeat(health.live_as_of, stale=health.stale)
-    with _snapshot_lock:
-        if len(_snapshots) >= 64:
-            _snapshots.clear()
-        _snapshots[key] = frames
     return frames
 
 
-_snapshots: dict[tuple[WallFilter, datetime | None, bool, int | None, str, bool], list[str]] = {}
-_snapshot_lock = threading.Lock()
+#: Walls with the same filter, language and data share one rendering (up to 64 of them).
+_snapshots: Memo[list[str]] = Memo("dashboard.wall.snapshots", size=64)
 
 
 def render_station_live(

@@ -28,6 +28,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from core.formatting import local_time
+from core.memo import Memo
 from kpis.calendar import Calendars, Occurrence, previous_shift, shift_at
 from kpis.engine import PESSIMISTIC, station_kpis
 from kpis.forms import review_query
@@ -232,7 +233,8 @@ def current_generation() -> int | None:
     return cache.get(GENERATION_KEY)
 
 
-_memo: list = [None, None]  # [generation, figures]: read from the cache once per generation
+#: The figures of the cache's generation: read from the cache once per generation.
+_figures: Memo[dict[int, ShiftFigures] | None] = Memo("kpis.current.figures")
 
 
 def cached_figures() -> dict[int, ShiftFigures] | None:
@@ -241,17 +243,7 @@ def cached_figures() -> dict[int, ShiftFigures] | None:
     generation = current_generation()
     if generation is None:
         return None
-    memo_generation, memo = _memo
-    if memo_generation == generation:
-        return memo
-    figures = cache.get(_data_key(generation))
-    _memo[:] = [generation, figures]
-    return figures
-
-
-def forget_cached_figures() -> None:
-    """Drop the in-process copy (tests, and after the cache was cleared)."""
-    _memo[:] = [None, None]
+    return _figures.get(lambda: cache.get(_data_key(generation)), key=generation)
 
 
 def refresh_current_shift_figures(now: datetime | None = None) -> set[int]:
@@ -271,7 +263,7 @@ def refresh_current_shift_figures(now: datetime | None = None) -> set[int]:
     generation = (current_generation() or 0) + 1
     cache.set(_data_key(generation), figures, timeout=KPI_TILE_REFRESH * KEEP_FOR_REFRESHES)
     cache.set(GENERATION_KEY, generation, timeout=None)
-    _memo[:] = [generation, figures]
+    _figures.put(figures, key=generation)
     return _changed(previous, figures)
 
 

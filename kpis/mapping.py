@@ -3,14 +3,13 @@ pattern, with its name) that says it without colour."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterable
 
 from django.db.models.signals import post_delete, post_save
 from django.utils.functional import Promise
 from django.utils.translation import pgettext_lazy
 
+from core.memo import Memo
 from cwork.oee import Bucket, default_bucket
 from kpis.models import StateBucket
 from stations.models import State
@@ -94,15 +93,8 @@ CACHE_SECONDS = 30.0
 MISS_RELOAD_SECONDS = 1.0
 
 
-class _Memo:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.buckets: dict[int, Bucket] | None = None
-        self.names: dict[str, int] = {}
-        self.loaded_at = 0.0
-
-
-_memo = _Memo()
+#: The mapping and the states' ids by name (today's timeline keeps names only).
+_mapping: Memo[tuple[dict[int, Bucket], dict[str, int]]] = Memo("kpis.mapping.state_buckets")
 
 
 def cached_state_buckets(*, missing: int | None = None) -> dict[int, Bucket]:
@@ -116,23 +108,15 @@ def cached_state_buckets(*, missing: int | None = None) -> dict[int, Bucket]:
     (``missing``: just synced) reloads it, at most once per :data:`MISS_RELOAD_SECONDS`, so a
     new state is not shown as an own stop for half a minute.
     """
-    now = time.monotonic()
-    buckets, age = _memo.buckets, now - _memo.loaded_at
-    if (
-        buckets is not None
-        and age < CACHE_SECONDS
-        and (missing is None or missing in buckets or age < MISS_RELOAD_SECONDS)
-    ):
-        return buckets
-    with _memo.lock:
-        buckets, _memo.names = _load()
-        _memo.buckets, _memo.loaded_at = buckets, time.monotonic()
+    buckets, _names = _mapping.get(_load, max_age=CACHE_SECONDS)
+    if missing is not None and missing not in buckets:
+        buckets, _names = _mapping.get(_load, max_age=MISS_RELOAD_SECONDS)
     return buckets
 
 
 def forget_state_buckets(**_kwargs: object) -> None:
     """The next :func:`cached_state_buckets` reads the mapping again."""
-    _memo.buckets = None
+    _mapping.clear()
 
 
 def cached_bucket_of(state_cwork_id: int | None) -> Bucket:
@@ -143,8 +127,8 @@ def cached_bucket_of(state_cwork_id: int | None) -> Bucket:
 def cached_mark_of_name(state_name: str) -> str:
     """The mark of a state known only by its name (today's timeline keeps no id); a name
     the catalogue does not have is an own stop, as :func:`bucket_of` says."""
-    buckets = cached_state_buckets()
-    return bucket_of(buckets, _memo.names.get(state_name)).value
+    buckets, names = _mapping.get(_load, max_age=CACHE_SECONDS)
+    return bucket_of(buckets, names.get(state_name)).value
 
 
 def mark_label(mark: str) -> Promise:

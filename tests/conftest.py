@@ -6,9 +6,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from alerts.engine import forget_cached
+from core import memo
 from dashboard.languages import forget_languages_in_use
-from kpis.mapping import forget_state_buckets
 from simulator import ManualClock, Simulator
 from stations.events import StationsChanged
 from tests.workers import isolate_worker
@@ -91,11 +90,11 @@ def _roles_present(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_memos():
-    """Each test's rules and languages are its own: the per-process memos start over (a
-    test database is emptied without signals)."""
-    forget_cached()
+    """Each test's rules, mapping, figures, groups and languages are its own: every memo of
+    the process starts empty (a test database is emptied without signals), and so does the
+    shared cache's list of languages in use."""
+    memo.clear_all()
     forget_languages_in_use()
-    forget_state_buckets()
 
 
 START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a Tuesday morning, mid-shift

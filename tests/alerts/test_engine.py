@@ -22,13 +22,6 @@ from tests.stations.helpers import RewritingTransport, other_state, writable_sta
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fresh_engine_cache():
-    engine.forget_cached()
-    yield
-    engine.forget_cached()
-
-
 def poll(cwork, clock) -> None:
     result = run_job("live", client=cwork, now=clock(), publish=lambda e: None)
     assert result.ok, result.reason

@@ -27,7 +27,6 @@ from openpyxl import load_workbook
 import alerts.reports as reports
 from accounts.models import Profile
 from accounts.roles import ROLE_PERMISSIONS
-from alerts.engine import forget_cached
 from alerts.models import Alert, AlertRule, Condition, Delivery, ReportSubscription, ShiftReport
 from alerts.reports import resend_report, run_shift_ends
 from kpis.calendar import Calendars, previous_shift
@@ -45,10 +44,8 @@ DELAY = timedelta(minutes=10)
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     cache.clear()
-    forget_cached()
     yield
     cache.clear()
-    forget_cached()
 
 
 @pytest.fixture

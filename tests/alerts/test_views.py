@@ -22,7 +22,6 @@ from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
-from alerts import engine
 from alerts.models import Alert, AlertRule, Condition, Delivery, EscalationLevel, Webhook
 from kpis.models import Calendar, Shift
 from stations.jobs import run_job
@@ -33,13 +32,6 @@ pytestmark = pytest.mark.django_db
 
 SECRET = "whsec-Never-Shown-7f3a9c"
 URL_TOKEN = "tok3nInTheQuery998877"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_engine_cache():
-    engine.forget_cached()
-    yield
-    engine.forget_cached()
 
 
 @pytest.fixture

@@ -46,10 +46,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     cache.clear()
-    current.forget_cached_figures()
     yield
     cache.clear()
-    current.forget_cached_figures()
 
 
 def build(cwork, clock) -> list[Station]:

@@ -3,16 +3,11 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
-from dashboard import wall
-
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Cached groups, figures and throttles must neither leak in nor out of these tests."""
+    """Cached figures and throttles must neither leak in nor out of these tests (the
+    process's memos are emptied for every test: tests/conftest.py)."""
     cache.clear()
-    wall._snapshots.clear()
-    wall._groups_cache.clear()
     yield
     cache.clear()
-    wall._snapshots.clear()
-    wall._groups_cache.clear()
