@@ -245,10 +245,19 @@ def home_loop(monkeypatch):
     home.stop()
 
 
-def test_the_embedded_run_sends_from_a_thread_through_the_servers_loop(home_loop):
+def test_the_embedded_run_sends_from_a_thread_through_the_servers_loop(home_loop, monkeypatch):
     channel = home_loop.run(home_loop.layer.new_channel())
     home_loop.run(home_loop.layer.group_add("wall.all.en", channel))
+    loops: list[asyncio.AbstractEventLoop] = []
+    group_send = home_loop.layer.group_send
+
+    async def on_which_loop(group: str, message: dict) -> None:
+        loops.append(asyncio.get_running_loop())
+        await group_send(group, message)
+
+    monkeypatch.setattr(home_loop.layer, "group_send", on_which_loop)
     assert realtime.send("wall.all.en", realtime.live_html(tail="<hb>")) is True
+    assert loops == [home_loop.loop]  # the in-process layer's queues live in that loop
     message = home_loop.run(home_loop.layer.receive(channel))
     assert realtime.live_html_text(message) == "<hb>"
 
