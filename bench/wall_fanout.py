@@ -483,9 +483,9 @@ async def measure(setup: Setup) -> dict[str, Any]:
     from django.utils.html import escape
     from websockets.asyncio.client import connect
 
+    from core import realtime
     from cwork.client import CWorkClient
     from cwork.errors import CWorkAPIError
-    from dashboard import wall
 
     rng = random.Random(f"wall-fanout:{SEED}")
     layer = get_channel_layer()
@@ -537,8 +537,8 @@ async def measure(setup: Setup) -> dict[str, Any]:
             started = time.perf_counter()
             if kind == "stack":
                 await layer.group_send(
-                    wall.language_group(wall.ALL_GROUP, settings.LANGUAGE_CODE),
-                    {"type": wall.HTML_MESSAGE, "html": fragment + marker},
+                    realtime.language_group(realtime.WALL_ALL_GROUP, settings.LANGUAGE_CODE),
+                    realtime.live_html(tail=fragment + marker),
                 )
             else:
                 await control.send(fragment + marker)

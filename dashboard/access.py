@@ -90,9 +90,6 @@ def wall_grant_for_scope(scope: dict[str, Any]) -> WallGrant | None:
     return _grant(scope.get("user"), screens.screen_from_scope(scope), query)
 
 
-screen_group = screens.screen_group
-
-
 def screen_socket_opened(screen_id: int) -> None:
     screens.socket_opened(screen_id)
 

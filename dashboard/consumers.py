@@ -1,5 +1,7 @@
 """WebSocket consumers: thin. Who may listen is decided by ``dashboard.access``; what is sent
-is rendered by ``dashboard.wall``. Nothing a browser sends is acted upon (actions are POSTs)."""
+is rendered by ``dashboard.wall``; the groups and messages are ``core.realtime``'s (a handler
+is named after the message type it handles). Nothing a browser sends is acted upon (actions
+are POSTs)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from accounts.languages import user_language
+from core import realtime
 from dashboard import access, wall
 from dashboard.metrics import websocket_connections
 
@@ -42,7 +45,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         """Browsers have nothing to say here; a message is ignored, never acted upon."""
 
     async def live_html(self, event: dict[str, Any]) -> None:
-        await self.send(text_data=event["html"])
+        html = realtime.live_html_text(event)
+        if html:
+            await self.send(text_data=html)
 
 
 class WallConsumer(LiveConsumer):
@@ -54,9 +59,9 @@ class WallConsumer(LiveConsumer):
             await self.close(code=FORBIDDEN)
             return
         self.grant = grant
-        groups = [wall.language_group(grant.filter.group(), grant.language, kiosk=grant.kiosk)]
+        groups = [realtime.language_group(grant.filter.group(), grant.language, kiosk=grant.kiosk)]
         if grant.screen_id is not None:
-            groups.append(access.screen_group(grant.screen_id))
+            groups.append(realtime.screen_group(grant.screen_id))
         await self.join(groups)
         await self.accept()
         render = database_sync_to_async(wall.render_snapshot)
@@ -73,7 +78,7 @@ class WallConsumer(LiveConsumer):
 
     async def live_html(self, event: dict[str, Any]) -> None:
         """A limited user's wall gets the tiles of its own stations only."""
-        html = wall.html_for(event, self.grant.filter)
+        html = realtime.live_html_text(event, self.grant.filter.allows)
         if html:
             await self.send(text_data=html)
 
@@ -110,8 +115,8 @@ class StationConsumer(LiveConsumer):
             return
         await self.join(
             [
-                wall.language_group(wall.station_group(station_id), language),
-                wall.language_group(wall.STATION_HEARTBEAT_GROUP, language),
+                realtime.language_group(realtime.station_group(station_id), language),
+                realtime.language_group(realtime.STATION_HEARTBEAT_GROUP, language),
             ]
         )
         await self.accept()

@@ -254,7 +254,7 @@ LICENCE_RECHECK_INTERVAL = env.seconds("LICENCE_RECHECK_INTERVAL", 3600.0, minim
 #: Data older than this many poll intervals is shown as stale.
 STALE_AFTER_POLLS = env.integer("STALE_AFTER_POLLS", 3, minimum=2)
 POLL_RECORD_RETENTION_DAYS = env.integer("POLL_RECORD_RETENTION_DAYS", 7, minimum=1)
-#: What a live poll's outcome goes to: the change event, the screens' tiles and heartbeat.
+#: What a live poll's change event goes to: the walls' and station pages' tiles and heartbeat.
 LIVE_PUBLISHER = "dashboard.wall.publish_cycle"
 
 # --- alerts and end-of-shift reports ---------------------------------------------------------

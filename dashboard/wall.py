@@ -4,12 +4,12 @@ Each changed tile is rendered once per poll cycle, then sent as one message per 
 follow the stations' own attributes (all, workshop, MDC group, DNC group), so no registry of
 open screens is needed: a screen joins the group of one of its filters and htmx ignores tiles
 it does not show. Every open wall also gets a small heartbeat after each successful poll: it is
-how a screen tells "nothing changed" from "no news", and shows stale data as stale.
+how a screen tells "nothing changed" from "no news", and shows stale data as stale. The
+groups' names, the messages and their sending are the socket protocol's (``core.realtime``).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -20,45 +20,20 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from core import realtime
 from core.memo import Memo
 from dashboard.languages import languages_in_use
 from dashboard.tiles import Tile, tile_for, tile_stations
 from kpis.current import KPI_FIELD, cached_figures, current_generation
 from screens.models import Screen
-from stations import events
 from stations.events import StationsChanged
 from stations.health import IngestHealth, ingest_health, stale_after
 from stations.models import Station
 
-ALL_GROUP = "wall.all"
+ALL_GROUP = realtime.WALL_ALL_GROUP
 #: Daphne closes a socket that is sent a message over 1 MiB: tiles are sent in messages of at
 #: most this many (a tile is under 1 KB, a few KB with long alarm texts).
 TILES_PER_FRAME = 150
-#: The one message type walls and station pages receive: HTML for htmx to swap in place.
-HTML_MESSAGE = "live.html"
-
-
-def _group(kind: str, value: str) -> str:
-    # Group names are ASCII and short: CWork's names are neither, so they are hashed.
-    return f"wall.{kind}.{hashlib.sha1(value.encode()).hexdigest()[:16]}"  # noqa: S324
-
-
-def station_group(station_id: int) -> str:
-    return f"station.{station_id}"
-
-
-#: Every open station page hears each poll's heartbeat here (its own station's group hears
-#: only its changes), so that it shows stale data as stale as the wall does.
-STATION_HEARTBEAT_GROUP = "station.heartbeat"
-
-
-def language_group(group: str, language: str, *, kiosk: bool = False) -> str:
-    """Sockets listen in one language: a group's messages are sent once per language in use.
-
-    Kiosk screens listen apart (``kiosk``): their tiles are not links, as they have no station
-    pages to open.
-    """
-    return f"{group}.{language}.kiosk" if kiosk else f"{group}.{language}"
 
 
 #: The filters a wall's URL may hold.
@@ -96,11 +71,11 @@ class WallFilter:
     def group(self) -> str:
         """The group whose messages cover every station this wall shows."""
         if self.workshop:
-            return _group("workshop", self.workshop)
+            return realtime.wall_group("workshop", self.workshop)
         if self.mdc_group:
-            return _group("mdc", self.mdc_group)
+            return realtime.wall_group("mdc", self.mdc_group)
         if self.dnc_group:
-            return _group("dnc", self.dnc_group)
+            return realtime.wall_group("dnc", self.dnc_group)
         return ALL_GROUP
 
     def query(self) -> str:
@@ -113,10 +88,10 @@ class WallFilter:
 def groups_of(station: Station) -> set[str]:
     found = {ALL_GROUP}
     if station.workshop:
-        found.add(_group("workshop", station.workshop))
+        found.add(realtime.wall_group("workshop", station.workshop))
     if station.dnc_group:
-        found.add(_group("dnc", station.dnc_group))
-    found.update(_group("mdc", group) for group in station.mdc_groups or [] if group)
+        found.add(realtime.wall_group("dnc", station.dnc_group))
+    found.update(realtime.wall_group("mdc", group) for group in station.mdc_groups or [] if group)
     return found
 
 
@@ -263,7 +238,7 @@ def _changed_tiles(event: StationsChanged) -> list[Tile]:
     ]
 
 
-Parts = dict[str, list[tuple[int, str]]]
+Parts = dict[str, list[realtime.Part]]
 
 
 def _fan_out_parts(tiles: list[Tile], at: datetime, *, kiosks: bool = False) -> tuple[Parts, Parts]:
@@ -279,7 +254,8 @@ def _fan_out_parts(tiles: list[Tile], at: datetime, *, kiosks: bool = False) -> 
             parts[group].append((station.pk, html))
             if kiosks:
                 kiosk_parts[group].append((station.pk, unlinked))
-        parts[station_group(station.pk)].append((station.pk, _station_live_html(tile, at)))
+        station_live = _station_live_html(tile, at)
+        parts[realtime.station_group(station.pk)].append((station.pk, station_live))
     return parts, kiosk_parts
 
 
@@ -297,17 +273,18 @@ def fan_out(event: StationsChanged, language: str | None = None) -> dict[str, st
 
 
 def publish_cycle(event: StationsChanged) -> None:
-    """After each successful live poll: the change event, then one message per wall group.
+    """After each live poll and each change of the shift figures: one message per group.
 
     Every wall group hears from every poll (its changed tiles and the heartbeat in one
     frame, or in several of ``TILES_PER_FRAME`` tiles when most stations changed at once), so
-    a screen gets one frame per poll however many stations changed.
-    A wall message also says which station each tile is and how long its HTML is
-    (``tiles``), so that the socket of a user limited to some stations can drop the others
-    (``html_for``) without rendering anything again. All of it once per language in use, and
-    the wall groups' messages once more for kiosk screens, whose tiles are not links.
+    a screen gets one frame per poll however many stations changed. The tiles travel as
+    parts, one per station, so that the socket of a user limited to some stations sends its
+    own stations' tiles only, without rendering anything again. All of it once per language
+    in use, and the wall groups' messages once more for kiosk screens, whose tiles are not
+    links. The first send that fails (logged by ``realtime.send``) ends the cycle's sending:
+    the channel layer is down, and every other group would hold the poll as long for
+    nothing. The walls' missing heartbeat shows their data as stale until one gets through.
     """
-    events.publish(event)
     tiles = _changed_tiles(event)
     groups = wall_groups()
     kiosks = kiosks_in_use()
@@ -315,34 +292,49 @@ def publish_cycle(event: StationsChanged) -> None:
         with translation.override(language):
             heartbeat = _heartbeat(event)
             all_parts, kiosk_parts = _fan_out_parts(tiles, event.at, kiosks=kiosks)
-        _send_parts(language, groups | all_parts.keys(), all_parts, heartbeat)
-        if kiosks:
-            _send_parts(language, groups | kiosk_parts.keys(), kiosk_parts, heartbeat, kiosk=True)
-        events.send(
-            language_group(STATION_HEARTBEAT_GROUP, language),
-            {"type": HTML_MESSAGE, "html": heartbeat},
+        sent = (
+            _send_parts(language, groups | all_parts.keys(), all_parts, heartbeat)
+            and (
+                not kiosks
+                or _send_parts(
+                    language, groups | kiosk_parts.keys(), kiosk_parts, heartbeat, kiosk=True
+                )
+            )
+            and realtime.send(
+                realtime.language_group(realtime.STATION_HEARTBEAT_GROUP, language),
+                realtime.live_html(tail=heartbeat),
+            )
         )
+        if not sent:
+            return
 
 
 def _send_parts(
     language: str,
     groups: Iterable[str],
-    all_parts: Mapping[str, list[tuple[int, str]]],
+    all_parts: Mapping[str, list[realtime.Part]],
     heartbeat: str,
     *,
     kiosk: bool = False,
-) -> None:
+) -> bool:
+    """Each group's frames (a wall group's last one with the heartbeat); False as soon as
+    one could not be sent."""
     for group in groups:
-        parts = all_parts.get(group, [])
-        chunks = [parts[at : at + TILES_PER_FRAME] for at in range(0, len(parts), TILES_PER_FRAME)]
-        for number, chunk in enumerate(chunks or [[]], start=1):
-            body = "".join(html for _, html in chunk)
-            if group.startswith("wall.") and number == max(len(chunks), 1):
-                body += heartbeat
-            message: dict[str, object] = {"type": HTML_MESSAGE, "html": body}
-            if group.startswith("wall."):
-                message["tiles"] = [[station_id, len(html)] for station_id, html in chunk]
-            events.send(language_group(group, language, kiosk=kiosk), message)
+        tail = heartbeat if realtime.is_wall_group(group) else ""
+        for frame in _frames(all_parts.get(group, []), tail):
+            if not realtime.send(realtime.language_group(group, language, kiosk=kiosk), frame):
+                return False
+    return True
+
+
+def _frames(parts: list[realtime.Part], tail: str) -> list[realtime.LiveHtml]:
+    """One group's messages: at most ``TILES_PER_FRAME`` tiles each, ``tail`` after the last."""
+    chunks = [parts[at : at + TILES_PER_FRAME] for at in range(0, len(parts), TILES_PER_FRAME)]
+    chunks = chunks or [[]]
+    return [
+        realtime.live_html(chunk, tail if number == len(chunks) else "")
+        for number, chunk in enumerate(chunks, start=1)
+    ]
 
 
 def _heartbeat(event: StationsChanged) -> str:
@@ -353,28 +345,6 @@ def _heartbeat(event: StationsChanged) -> str:
         health = ingest_health(event.at)
         return render_heartbeat(health.live_as_of, stale=health.stale)
     return render_heartbeat(event.at, stale=False)
-
-
-def html_for(message: Mapping[str, object], wall_filter: WallFilter) -> str:
-    """A wall message's HTML, without the tiles of stations ``wall_filter`` does not allow.
-
-    What follows the tiles (the heartbeat) is kept. A message that does not say which tiles
-    it holds is dropped for a limited wall rather than risked.
-    """
-    html = str(message.get("html", ""))
-    if wall_filter.stations is None:
-        return html
-    spans = message.get("tiles")
-    if not isinstance(spans, list):
-        return ""
-    kept: list[str] = []
-    at = 0
-    for station_id, length in spans:
-        if wall_filter.allows(station_id):
-            kept.append(html[at : at + length])
-        at += length
-    kept.append(html[at:])
-    return "".join(kept)
 
 
 def client_settings(rotation_seconds: int | None = None) -> dict[str, int | float]:

@@ -4,28 +4,25 @@ A screen is created with a one-time enrolment token, shown once as a link. Openi
 the TV and confirming consumes the token and gives the TV a long-lived device cookie; the
 wall and its socket recognise the screen by that cookie. Revoking clears both secrets and
 cuts the screen's open sockets. Commands (identify, reload, revoked) reach a screen's open
-sockets through its channel-layer group; the wall's consumer handles them.
+sockets through its channel-layer group (``core.realtime``); the wall's consumer handles them.
+A command that cannot be sent is logged, never raised: what was saved (a revocation) stands.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.http import HttpRequest
 from django.utils import timezone
 
+from core import realtime
 from screens.models import DEFAULT_ROTATION_SECONDS, FILTER_FIELDS, Screen
-
-logger = logging.getLogger(__name__)
 
 #: The cookie an enrolled screen carries: its device secret.
 DEVICE_COOKIE = "screen_device"
@@ -33,10 +30,6 @@ DEVICE_COOKIE = "screen_device"
 DEVICE_COOKIE_MAX_AGE = 5 * 365 * 24 * 3600
 #: How long an enrolment link works, if nobody uses it.
 ENROLMENT_VALIDITY = timedelta(days=7)
-
-SCREEN_IDENTIFY = "screen.identify"
-SCREEN_RELOAD = "screen.reload"
-SCREEN_REVOKED = "screen.revoked"
 
 # Tokens and secrets are 43 characters; anything much longer is not one of ours.
 _MAX_SECRET_LENGTH = 128
@@ -67,28 +60,6 @@ def _hash(secret: str) -> str:
 def _new_secret() -> tuple[str, str]:
     secret = secrets.token_urlsafe(32)
     return secret, _hash(secret)
-
-
-def screen_group(screen_id: int) -> str:
-    """The channel-layer group every open socket of one screen joins."""
-    return f"screen.{screen_id}"
-
-
-def send_to_screen(screen_id: int, message: dict[str, Any]) -> bool:
-    """Send ``message`` to the screen's open sockets, if any; False when it could not be sent.
-
-    Called from request threads, where ``async_to_sync`` reaches the server's event loop.
-    A failure is logged, never raised: what was saved (a revocation) stands regardless.
-    """
-    layer = get_channel_layer()
-    if layer is None:
-        return False
-    try:
-        async_to_sync(layer.group_send)(screen_group(screen_id), message)
-    except Exception:
-        logger.exception("Could not send %s to screen %s", message.get("type"), screen_id)
-        return False
-    return True
 
 
 def _clean_filters(filters: Mapping[str, str] | None) -> dict[str, str]:
@@ -182,7 +153,7 @@ def enrol(token: str, *, now: datetime | None = None) -> tuple[Screen, str]:
     if not used:
         raise InvalidToken
     if replaced:
-        send_to_screen(screen.pk, {"type": SCREEN_REVOKED})
+        realtime.send(realtime.screen_group(screen.pk), realtime.screen_revoked())
     screen.refresh_from_db()
     return screen, secret
 
@@ -222,24 +193,24 @@ def revoke(screen: Screen, *, now: datetime | None = None) -> None:
             "device_secret_hash",
         ]
     )
-    send_to_screen(screen.pk, {"type": SCREEN_REVOKED})
+    realtime.send(realtime.screen_group(screen.pk), realtime.screen_revoked())
 
 
 def delete_screen(screen: Screen) -> None:
     """Forget ``screen`` (its name becomes free again), cutting its open sockets first."""
     screen_id = screen.pk
     screen.delete()
-    send_to_screen(screen_id, {"type": SCREEN_REVOKED})
+    realtime.send(realtime.screen_group(screen_id), realtime.screen_revoked())
 
 
 def identify(screen: Screen) -> bool:
     """Ask the screen's open pages to show its name large, to tell which TV is which."""
-    return send_to_screen(screen.pk, {"type": SCREEN_IDENTIFY, "name": screen.name})
+    return realtime.send(realtime.screen_group(screen.pk), realtime.screen_identify(screen.name))
 
 
 def reload(screen: Screen) -> bool:
     """Ask the screen's open pages to load themselves again (after a change of settings)."""
-    return send_to_screen(screen.pk, {"type": SCREEN_RELOAD})
+    return realtime.send(realtime.screen_group(screen.pk), realtime.screen_reload())
 
 
 def socket_opened(screen_id: int, *, now: datetime | None = None) -> None:

@@ -13,8 +13,9 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from accounts.models import Profile
+from core import realtime
 from dashboard.asgi import application
-from dashboard.wall import WallFilter, html_for
+from dashboard.wall import WallFilter
 from stations.jobs import run_job
 from stations.models import Station
 from tests.stations.helpers import other_state
@@ -125,12 +126,18 @@ def test_an_unlimited_users_socket_still_gets_every_tile(limited, sim, cwork, cl
     assert {inside.pk, outside.pk} <= tile_ids(frame)
 
 
-def test_a_limited_wall_drops_a_message_that_does_not_name_its_tiles():
-    limited = WallFilter(stations=frozenset({1}))
-    message = {"html": "<a>1</a><b>2</b><hb>", "tiles": [[1, 8], [2, 8]]}
-    assert html_for(message, limited) == "<a>1</a><hb>"
-    assert html_for(message, WallFilter()) == message["html"]
-    assert html_for({"html": "<b>2</b>"}, limited) == ""
+def test_a_limited_wall_keeps_its_own_parts_and_drops_a_message_that_has_none():
+    limited = WallFilter(stations=frozenset({1})).allows
+    message = realtime.live_html([(1, "<a>1</a>"), (2, "<b>2</b>")], tail="<hb>")
+    assert realtime.live_html_text(message, limited) == "<a>1</a><hb>"
+    assert realtime.live_html_text(message, WallFilter().allows) == "<a>1</a><b>2</b><hb>"
+    assert realtime.live_html_text(message) == "<a>1</a><b>2</b><hb>"
+    # Over Redis the parts come back as lists.
+    assert realtime.live_html_text({**message, "parts": [[2, "<b>2</b>"]]}, limited) == "<hb>"
+    # The old shape (one string and its tiles' lengths) or a broken part: nothing.
+    old = {"type": "live.html", "html": "<b>2</b>", "tiles": [[2, 8]]}
+    assert realtime.live_html_text(old, limited) == ""
+    assert realtime.live_html_text({**message, "parts": [[1]]}, limited) == ""
 
 
 def test_the_overview_lists_only_the_users_stations(limited):

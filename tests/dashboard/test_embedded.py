@@ -79,7 +79,7 @@ def run_embedded(monkeypatch, settings, host: str, port: int) -> tuple[dict[str,
     settings.PRODUCTION = False
     monkeypatch.setattr("daphne.server.Server", Server)
     monkeypatch.setattr(runembedded, "EmbeddedScheduler", Scheduler)
-    monkeypatch.setattr("stations.events.use_event_loop", lambda loop: None)
+    monkeypatch.setattr("core.realtime.use_event_loop", lambda loop: None)
     monkeypatch.setattr(embedded, "prepare_database", lambda: None)
     monkeypatch.setattr(embedded, "start_simulator", lambda: None)
     monkeypatch.setattr(socket, "gethostname", lambda: "shopfloor-pc")

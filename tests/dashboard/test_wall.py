@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.test.signals import template_rendered
 
+from core import realtime
 from dashboard import wall as wall_module
 from dashboard.asgi import application
 from dashboard.wall import ALL_GROUP, WallFilter, fan_out, groups_of, wall_groups
@@ -337,19 +338,15 @@ def test_a_kiosk_tile_is_the_users_tile_without_its_link(sim, cwork, clock):
     )
 
 
-def test_without_kiosk_screens_nothing_is_sent_for_them(sim, cwork, clock):
+def test_without_kiosk_screens_nothing_is_sent_for_them(sim, cwork, clock, monkeypatch):
     published = []
     run_job("live", client=cwork, now=clock(), publish=published.append)
     sent: list[str] = []
-    original = wall_module.events.send
-    wall_module.events.send = lambda group, message: sent.append(group)
-    try:
-        wall_module.publish_cycle(published[-1])
-        assert sent
-        assert not [group for group in sent if group.endswith(".kiosk")]
-        screens.create_screen("Hall", {}, 20)
-        sent.clear()
-        wall_module.publish_cycle(published[-1])
-        assert wall_module.language_group(ALL_GROUP, "en", kiosk=True) in sent
-    finally:
-        wall_module.events.send = original
+    monkeypatch.setattr(realtime, "send", lambda group, message: sent.append(group) or True)
+    wall_module.publish_cycle(published[-1])
+    assert sent
+    assert not [group for group in sent if group.endswith(".kiosk")]
+    screens.create_screen("Hall", {}, 20)
+    sent.clear()
+    wall_module.publish_cycle(published[-1])
+    assert realtime.language_group(ALL_GROUP, "en", kiosk=True) in sent

@@ -1,22 +1,24 @@
 """The production deployment, end to end: the simulator, web, worker and beat as processes.
 
 They are started with the very scripts docker-compose.yml runs (``bin/*``), on PostgreSQL and
-Redis, and a state changed in CWork must reach the database and the channel layer.
+Redis, and a state changed in CWork must reach the database and, as the station's tile, the
+walls' group on the channel layer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from channels_redis.core import RedisChannelLayer
 
+from core import realtime
 from cwork.client import CWorkClient
 from devtools.processes import http_ok, simulator_answers, wait_until
 
@@ -30,7 +32,7 @@ SECRET_KEY = "e2e-test-only-secret-key-never-used-anywhere-else-0123456789"
 #: CWork's standard states (never archived): production, setting and waiting.
 PRODUCTION, SETTING, WAITING = 0, 2, 3
 STARTUP_TIMEOUT = 60.0
-#: From the change in CWork to the database and the event: a poll a second, so a few seconds.
+#: From the change in CWork to the database and the walls: a poll a second, so a few seconds.
 PROPAGATION_TIMEOUT = 10.0
 
 
@@ -110,33 +112,40 @@ def stored_states(database: str) -> dict[int, int | None]:
     return dict(rows)
 
 
-async def next_state_event(
-    layer: RedisChannelLayer, channel: str, cwork_id: int, since: datetime, timeout: float
+#: The group of every wall showing all stations, in the plant's language (LANGUAGE: "en").
+WALLS = realtime.language_group(realtime.WALL_ALL_GROUP, "en")
+
+
+def station_pk(database: str, cwork_id: int) -> int:
+    with pg_connect(database.rsplit("/", 1)[1]) as conn:
+        row = conn.execute("SELECT id FROM stations_station WHERE cwork_id = %s", [cwork_id])
+        return row.fetchone()[0]
+
+
+async def next_tile_in_state(
+    layer: RedisChannelLayer, channel: str, pk: int, state_name: str, timeout: float
 ) -> dict[str, Any]:
-    """The first "stations.changed" event at or after ``since`` naming the station's state."""
+    """The first wall message with the station's tile showing ``state_name``."""
+    shown = f" {html.escape(state_name)}</p>"
     deadline = time.monotonic() + timeout
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            pytest.fail(
-                f"no state event for station {cwork_id} within {timeout:g} s", pytrace=False
-            )
+            pytest.fail(f"no tile of station {pk} in {state_name!r} within {timeout:g} s")
         try:
             message = await asyncio.wait_for(layer.receive(channel), remaining)
         except TimeoutError:
             continue
-        assert message["type"] == "stations.changed"
-        if datetime.fromisoformat(message["at"]) < since:
-            continue
-        for station in message["stations"]:
-            if station["cwork_id"] == cwork_id and "state" in station["fields"]:
+        assert message["type"] == realtime.LIVE_HTML
+        for station_id, tile in message["parts"]:
+            if station_id == pk and f'id="tile-{pk}"' in tile and shown in tile:
                 return message
 
 
 async def change_state_end_to_end(stack: Stack) -> dict[str, float]:
     layer = RedisChannelLayer(hosts=[stack.redis_url], prefix=stack.prefix)
     channel = await layer.new_channel()
-    await layer.group_add("stations", channel)
+    await layer.group_add(WALLS, channel)
     try:
         started = time.monotonic()
         stack.wait_until(
@@ -147,8 +156,8 @@ async def change_state_end_to_end(stack: Stack) -> dict[str, float]:
         timings = {"first poll stored": time.monotonic() - started}
 
         with CWorkClient(stack.cwork_url, API_KEY, retries=0) as client:
-            handles = {state.handle for state in client.states()}
-            assert {PRODUCTION, SETTING, WAITING} <= handles
+            names = {state.handle: state.name for state in client.states()}
+            assert {PRODUCTION, SETTING, WAITING} <= names.keys()
             writable = {s.handle for s in client.stations() if s.mdc_mode and not s.disabled}
             current = {s.station_id: s.state.handle for s in client.station_statuses()}
             # A producing machine keeps a manual state longest: CWork ends it when
@@ -157,13 +166,12 @@ async def change_state_end_to_end(stack: Stack) -> dict[str, float]:
                 writable & current.keys(), key=lambda sid: (current[sid] != PRODUCTION, sid)
             )
             new_state = WAITING if current[cwork_id] != WAITING else SETTING
-            since = datetime.now(UTC) - timedelta(seconds=1)
+            pk = station_pk(stack.database, cwork_id)
             changed = time.monotonic()
             client.change_state(cwork_id, new_state, "end-to-end test")
 
-        event = await next_state_event(layer, channel, cwork_id, since, PROPAGATION_TIMEOUT)
-        timings["event received"] = time.monotonic() - changed
-        assert any(s["cwork_id"] == cwork_id for s in event["stations"])
+        await next_tile_in_state(layer, channel, pk, names[new_state], PROPAGATION_TIMEOUT)
+        timings["tile received"] = time.monotonic() - changed
 
         stack.wait_until(
             f"state {new_state} of station {cwork_id} in stations_livestatus",
@@ -173,7 +181,7 @@ async def change_state_end_to_end(stack: Stack) -> dict[str, float]:
         timings["state stored"] = time.monotonic() - changed
         return timings
     finally:
-        await layer.group_discard("stations", channel)
+        await layer.group_discard(WALLS, channel)
         await layer.flush()
         await layer.close_pools()
 
@@ -181,7 +189,7 @@ async def change_state_end_to_end(stack: Stack) -> dict[str, float]:
 def test_state_change_reaches_database_and_channel_layer(stack: Stack) -> None:
     timings = asyncio.run(change_state_end_to_end(stack))
     print(", ".join(f"{name} after {seconds:.1f} s" for name, seconds in timings.items()))
-    assert timings["event received"] < PROPAGATION_TIMEOUT
+    assert timings["tile received"] < PROPAGATION_TIMEOUT
     # SITE_URL is not set here: web (before daphne starts) and the worker (once ready) say so.
     for process in stack.processes.running:
         if process.name in ("web", "worker"):

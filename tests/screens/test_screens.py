@@ -13,6 +13,8 @@ from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from core import realtime
+from core.realtime import screen_group
 from screens import services
 from screens.models import Screen
 from screens.services import (
@@ -28,7 +30,6 @@ from screens.services import (
     screen_for_device,
     screen_from_request,
     screen_from_scope,
-    screen_group,
     socket_closed,
     socket_opened,
     touch,
@@ -502,7 +503,7 @@ def test_a_failed_send_is_reported_not_raised(staff, monkeypatch):
         async def group_send(self, group, message):
             raise ConnectionError("redis is down")
 
-    monkeypatch.setattr(services, "get_channel_layer", lambda: Broken())
+    monkeypatch.setattr(realtime, "get_channel_layer", lambda: Broken())
     assert identify(screen) is False
     revoke(screen)  # saved all the same
     assert Screen.objects.get().revoked_at is not None

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from core.locks import exclusive
 from cwork.client import CWorkClient
-from stations.events import STATIONS_GROUP
 from stations.jobs import run_job
 from stations.models import AlarmInterval, LiveStatus, PollRecord, ProgramRun, Station, SyncState
 from stations.signals import poll_committed, poll_rows_written
@@ -54,23 +50,6 @@ def test_unchanged_cycle_writes_nothing_and_publishes_nothing(cwork, clock, publ
     assert published[-1].changes == ()
 
 
-def test_nothing_reaches_the_change_event_group_when_nothing_changed(cwork, clock):
-    run_job("live", client=cwork, now=clock())
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(STATIONS_GROUP, channel)
-
-    async def next_message():
-        return await asyncio.wait_for(layer.receive(channel), timeout=0.5)
-
-    try:
-        run_job("live", client=cwork, now=clock())
-        with pytest.raises(TimeoutError):
-            async_to_sync(next_message)()
-    finally:
-        async_to_sync(layer.group_discard)(STATIONS_GROUP, channel)
-
-
 def test_a_state_change_in_cwork_is_stored_and_published(sim, cwork, clock, published):
     poll(cwork, clock, published)
     handle = writable_station(sim)
@@ -90,18 +69,25 @@ def test_a_state_change_in_cwork_is_stored_and_published(sim, cwork, clock, publ
     assert Station.objects.get(cwork_id=handle).history_due
 
 
-def test_the_event_reaches_the_channel_layer_group(sim, cwork, clock):
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(STATIONS_GROUP, channel)
-    try:
-        run_job("live", client=cwork, now=clock())
-        message = async_to_sync(layer.receive)(channel)
-    finally:
-        async_to_sync(layer.group_discard)(STATIONS_GROUP, channel)
-    assert message["type"] == "stations.changed"
-    assert len(message["stations"]) == 12
-    assert all("new" in s["fields"] for s in message["stations"])
+#: What the configured publisher was handed, in the test below.
+handed: list = []
+
+
+def hand(event) -> None:
+    handed.append(event)
+
+
+def test_the_event_goes_to_the_configured_publisher(cwork, clock, settings):
+    """The one path from a poll to the screens: ``settings.LIVE_PUBLISHER``, the wall's
+    fan-out (the ingest sends nothing on the channel layer itself)."""
+    settings.LIVE_PUBLISHER = f"{__name__}.hand"
+    handed.clear()
+    run_job("live", client=cwork, now=clock())
+    run_job("live", client=cwork, now=clock())
+    first, unchanged = handed
+    assert len(first.changes) == 12
+    assert all("new" in change.fields for change in first.changes)
+    assert unchanged.changes == ()
 
 
 def test_alarms_open_and_close_as_intervals_never_duplicated(sim, cwork, clock, published):

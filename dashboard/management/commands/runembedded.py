@@ -7,9 +7,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
+from core import realtime
 from dashboard import embedded
 from dashboard.scheduler import EmbeddedScheduler
-from stations import events
 
 
 class Command(BaseCommand):
@@ -55,7 +55,7 @@ class Command(BaseCommand):
 
         from dashboard.asgi import application
 
-        events.use_event_loop(daphne.server.twisted_loop)
+        realtime.use_event_loop(daphne.server.twisted_loop)
         scheduler = EmbeddedScheduler()
         scheduler.start()
         try:
