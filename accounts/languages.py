@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from accounts.models import Profile
-from core.languages import chosen_or_plant, plant_language
+from accounts.profiles import profile_of
+from core.languages import chosen_or_plant
 
 
 def user_language(user: Any) -> str:
     """A signed-in user's language: their choice, else the plant's."""
-    try:
-        return chosen_or_plant(user.profile.language)
-    except Profile.DoesNotExist:
-        return plant_language()
+    return chosen_or_plant(profile_of(user).language)

@@ -44,4 +44,5 @@ class Profile(models.Model):
 
     @property
     def limited(self) -> bool:
-        return bool(self.workshops) or self.stations.exists()
+        """Limited to some workshops or stations (a profile not saved yet names no station)."""
+        return bool(self.workshops) or (self.pk is not None and self.stations.exists())

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from accounts.profiles import profile_of
 from stations.models import Station
 
 
@@ -29,27 +30,16 @@ PERMISSIONS = {
 }
 
 
-def _profile(user: Any) -> Any:
-    from accounts.models import Profile
-
-    if not getattr(user, "is_authenticated", False):
-        return None
-    try:
-        return user.profile
-    except Profile.DoesNotExist:
-        return None
-
-
 def visible_stations(user: Any) -> QuerySet[Station]:
     """The stations ``user`` may see: none for anonymous users, all unless limited."""
     stations = Station.objects.all()
     if not getattr(user, "is_authenticated", False):
         return stations.none()
-    profile = _profile(user)
-    if user.is_superuser or profile is None:
+    if user.is_superuser:
         return stations
+    profile = profile_of(user)
     workshops = list(profile.workshops or [])
-    chosen = list(profile.stations.values_list("pk", flat=True))
+    chosen = list(profile.stations.values_list("pk", flat=True)) if profile.pk else []
     if not workshops and not chosen:
         return stations
     return stations.filter(Q(workshop__in=workshops) | Q(pk__in=chosen))
@@ -68,5 +58,6 @@ def can_act(user: Any, action: Action, station: Station) -> bool:
 
 def cwork_key_for(user: Any) -> str | None:
     """The user's own CWork API key, or None for the service key."""
-    profile = _profile(user)
-    return (profile.cwork_api_key or None) if profile is not None else None
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return profile_of(user).cwork_api_key or None

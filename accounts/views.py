@@ -9,7 +9,7 @@ from django.utils import translation
 
 from accounts.forms import PreferencesForm, ThrottledAuthenticationForm
 from accounts.languages import user_language
-from accounts.models import Profile
+from accounts.profiles import profile_of
 
 
 class LoginView(auth_views.LoginView):
@@ -30,8 +30,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
     """The user's own settings. Saving switches this very page to the chosen language."""
     user = request.user
     assert user.is_authenticated  # login_required
-    profile, _created = Profile.objects.get_or_create(user=user)
-    form = PreferencesForm(request.POST or None, instance=profile)
+    form = PreferencesForm(request.POST or None, instance=profile_of(user))
     if request.method == "POST" and form.is_valid():
         saved = form.save()
         # ``request.user.profile`` was read (with the old language) before the save.

@@ -16,7 +16,6 @@ from alerts.forms import (
     RuleForm,
     WebhookForm,
     masked_url,
-    save_levels,
 )
 from alerts.models import (
     MAX_LEVELS,
@@ -28,6 +27,7 @@ from alerts.models import (
     ShiftReport,
     Webhook,
 )
+from alerts.services import save_levels
 from core.admin import HistoryAdmin
 
 

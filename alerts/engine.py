@@ -25,7 +25,6 @@ from typing import Any
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from alerts.models import Alert, AlertRule, Condition, Delivery, EscalationLevel
@@ -35,6 +34,7 @@ from cwork.oee import Bucket
 from kpis.calendar import Calendars, shift_at
 from kpis.current import ShiftFigures, cached_figures
 from kpis.mapping import bucket_of, state_buckets
+from stations.live_alarms import LiveAlarm, decode_alarms
 from stations.models import LiveStatus, SyncKind
 
 logger = logging.getLogger(__name__)
@@ -105,8 +105,8 @@ class StationView:
     state_cwork_id: int | None
     state_name: str
     since: datetime | None
-    #: (code, message, start) of each active alarm.
-    alarms: tuple[tuple[str, str, datetime | None], ...]
+    #: The active alarms, in CWork's order (``stations.live_alarms``).
+    alarms: tuple[LiveAlarm, ...]
     missing_since: datetime | None
 
 
@@ -201,16 +201,11 @@ def station_views() -> list[StationView]:
                 state_cwork_id=state,
                 state_name=state_name or (str(state) if state is not None else ""),
                 since=since,
-                alarms=tuple(_alarm(a) for a in alarms or ()),
+                alarms=decode_alarms(alarms, station_id=sid),
                 missing_since=missing,
             )
         )
     return views
-
-
-def _alarm(stored: Any) -> tuple[str, str, datetime | None]:
-    code, message, start = [*list(stored), "", "", None][:3]
-    return str(code), str(message), parse_datetime(start) if isinstance(start, str) else None
 
 
 # --- the conditions ---------------------------------------------------------------------------
@@ -246,16 +241,16 @@ def check(rule: RuleSpec, station: StationView, context: Context) -> Hit | None:
 
 def _alarm_hit(rule: RuleSpec, station: StationView, now: datetime) -> Hit | None:
     matching = [
-        (code, message, start)
-        for code, message, start in station.alarms
-        if (not rule.alarm_code or code.casefold() == rule.alarm_code.casefold())
-        and (rule.alarm_pattern is None or rule.alarm_pattern.search(message))
+        alarm
+        for alarm in station.alarms
+        if (not rule.alarm_code or alarm.code.casefold() == rule.alarm_code.casefold())
+        and (rule.alarm_pattern is None or rule.alarm_pattern.search(alarm.message))
     ]
     if not matching:
         return None
-    code, message, start = min(matching, key=lambda a: a[2] or now)
-    text = f"{code} {message}".strip()
-    return Hit(start or now, _("alarm %(alarm)s") % {"alarm": text})
+    oldest = min(matching, key=lambda a: a.start)
+    text = f"{oldest.code} {oldest.message}".strip()
+    return Hit(oldest.start, _("alarm %(alarm)s") % {"alarm": text})
 
 
 def _pace_hit(rule: RuleSpec, figures: ShiftFigures | None, now: datetime) -> Hit | None:

@@ -1,5 +1,5 @@
-"""The forms managers edit alert rules and webhooks with, and the saving of a rule with its
-escalation levels.
+"""The forms managers edit alert rules and webhooks with (``alerts.services`` saves a rule
+with its escalation levels).
 
 Everything a rule may be scoped to is chosen from what exists (stations, their workshops and
 groups, the calendars' shifts): a typed name that matches no station would silently watch
@@ -18,13 +18,11 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.forms.formsets import DELETION_FIELD_NAME
 from django.forms.models import BaseInlineFormSet, inlineformset_factory
 from django.utils.translation import gettext_lazy as _
 
-from alerts import engine
 from alerts.models import (
     MAX_LEVELS,
     STOP_CATEGORIES,
@@ -462,36 +460,6 @@ def level_formset(rule: AlertRule, data: Any = None) -> LevelFormSet:
         initial=initial,
         queryset=rule.levels.order_by("level") if rule.pk else EscalationLevel.objects.none(),
     )
-
-
-def save_rule(form: RuleForm, levels: LevelFormSet, user: Any) -> AlertRule:
-    """The rule and its levels, in one transaction; the engine reads them afresh."""
-    with transaction.atomic():
-        rule = form.save(commit=False)
-        if rule.pk is None:
-            rule.created_by = user if getattr(user, "is_authenticated", False) else None
-        rule.save()
-        form.save_m2m()
-        levels.instance = rule
-        save_levels(levels, rule)
-    engine.forget_cached()
-    return rule
-
-
-def save_levels(levels: LevelFormSet, rule: AlertRule) -> None:
-    """The levels a formset changed, added or deleted (inside the caller's transaction)."""
-    changed = levels.save(commit=False)
-    for level in levels.deleted_objects:
-        level.delete()
-    # Two levels may swap numbers: park the ones being saved first, so the
-    # one-number-per-rule constraint never sees a half-done swap.
-    EscalationLevel.objects.filter(pk__in=[lv.pk for lv in changed if lv.pk]).update(
-        level=F("level") + 100
-    )
-    for level in changed:
-        level.rule = rule
-        level.save()
-    levels.save_m2m()
 
 
 def masked_url(url: str) -> str:

@@ -15,6 +15,7 @@ from django.utils.crypto import get_random_string
 
 from accounts.languages import user_language
 from accounts.permissions import visible_stations
+from accounts.profiles import profile_of
 from core.languages import chosen_or_plant
 from dashboard.wall import WallFilter
 from screens import services as screens
@@ -46,15 +47,7 @@ def station_limit(user: Any) -> frozenset[int] | None:
 
     Taken when a page is served or a socket opens: a socket keeps it until it reconnects.
     """
-    from accounts.models import Profile
-
-    if user.is_superuser:
-        return None
-    try:
-        profile = user.profile
-    except Profile.DoesNotExist:
-        return None
-    if not profile.limited:
+    if user.is_superuser or not profile_of(user).limited:
         return None
     return frozenset(visible_stations(user).values_list("pk", flat=True))
 

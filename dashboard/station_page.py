@@ -15,7 +15,6 @@ from datetime import UTC, datetime, time, timedelta
 
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from core.colours import NEUTRAL, readable_text_color
@@ -114,7 +113,7 @@ class StateTotal:
 class AlarmRow:
     code: str
     message: str
-    start: datetime | None
+    start: datetime
     end: datetime | None
     duration: timedelta | None
 
@@ -369,29 +368,10 @@ def state_totals(timeline: Sequence[Segment]) -> list[StateTotal]:
 
 def active_alarms(live: LiveStatus | None, now: datetime) -> list[AlarmRow]:
     """The alarms the live status reports, newest first."""
-    rows = []
-    for entry in live.alarms if live else []:
-        code, message, start_text = [*entry, "", "", ""][:3]
-        start = _parse_start(start_text)
-        rows.append(
-            AlarmRow(
-                code=str(code),
-                message=str(message),
-                start=start,
-                end=None,
-                duration=now - start if start else None,
-            )
-        )
-    rows.sort(key=lambda a: a.start or now, reverse=True)
+    alarms = live.active_alarms() if live else ()
+    rows = [AlarmRow(a.code, a.message, a.start, None, now - a.start) for a in alarms]
+    rows.sort(key=lambda a: a.start, reverse=True)
     return rows
-
-
-def _parse_start(value: object) -> datetime | None:
-    try:
-        start = parse_datetime(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-    return start if start is not None and timezone.is_aware(start) else None
 
 
 def past_alarms(station: Station, day_start: datetime, now: datetime) -> tuple[list[AlarmRow], int]:

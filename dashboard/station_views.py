@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import visible_stations
 from actions.views import perform_posted
-from alerts.views import station_alerts
+from alerts.selectors import station_alerts
 from core.htmx import HtmxHttpRequest
 from dashboard.overview import station_overview
 from dashboard.station_page import station_detail

@@ -13,6 +13,7 @@ from django.utils.functional import Promise
 from core.colours import readable_text_color, state_color
 from cwork.oee import Bucket
 from kpis.mapping import NO_STATE, NOT_REPORTING_LABEL, cached_bucket_of, mark_label
+from stations.live_alarms import LiveAlarm
 from stations.models import LiveStatus, Station
 
 if TYPE_CHECKING:
@@ -56,6 +57,8 @@ class Tile:
     shift: ShiftFigures | None = None
     #: The norm's bucket of the state shown (the shop's mapping); None without a state.
     bucket: Bucket | None = None
+    #: The live status's active alarms, in CWork's order (``LiveStatus.active_alarms``).
+    alarms: tuple[LiveAlarm, ...] = ()
 
     @property
     def mark(self) -> str:
@@ -79,11 +82,11 @@ class Tile:
 
     @property
     def alarm_count(self) -> int:
-        return len(self.live.alarms) if self.live else 0
+        return len(self.alarms)
 
     @property
-    def first_alarm(self) -> list[str] | None:
-        return self.live.alarms[0] if self.live and self.live.alarms else None
+    def first_alarm(self) -> LiveAlarm | None:
+        return self.alarms[0] if self.alarms else None
 
 
 #: Where a name's distinctive end starts: "Okuma LB3000-01", "Lathe 12", "Cell_3".
@@ -132,6 +135,7 @@ def tile_for(
         pace=pace_of(live, now),
         shift=shift if shift is not None and shift.end > now else None,
         bucket=cached_bucket_of(state.cwork_id) if state else None,
+        alarms=live.active_alarms() if live else (),
     )
 
 

@@ -18,6 +18,7 @@ from cwork.client import CWorkClient
 from cwork.models import StationStatus
 from stations.catalogue import sync_catalogue
 from stations.events import StationChange, StationsChanged
+from stations.live_alarms import decode_alarms, stored_alarms
 from stations.models import AlarmInterval, LiveStatus, ProgramRun, State, Station
 from stations.outcome import Outcome
 from stations.signals import StatusWritten, poll_rows_written
@@ -60,7 +61,7 @@ def status_row(status: StationStatus) -> tuple[Any, ...]:
         status.parts_since_reset,
         status.running_program or "",
         status.selected_program or "",
-        [[a.code, a.message, a.start.isoformat()] for a in status.alarms],
+        stored_alarms(status.alarms),
     )
 
 
@@ -216,22 +217,22 @@ def _write_history(changed: list[Any], now: datetime) -> int:
         if HISTORY_FIELDS.intersection(names) or old is None:
             due.append(station_id)
         if "alarms" in names or old is None:
-            before = {(code, start) for code, _, start in (old[index["alarms"]] if old else [])}
-            after = {(code, start) for code, _, start in row[index["alarms"]]}
-            for code, message, start in row[index["alarms"]]:
-                if (code, start) not in before:
+            stored = decode_alarms(old[index["alarms"]] if old else (), station_id=station_id)
+            before = {(a.code, a.start) for a in stored}
+            alarms = decode_alarms(row[index["alarms"]], station_id=station_id)
+            after = {(a.code, a.start) for a in alarms}
+            for alarm in alarms:
+                if (alarm.code, alarm.start) not in before:
                     opened_alarms.append(
                         AlarmInterval(
                             station_id=station_id,
-                            code=code,
-                            message=message,
-                            start=datetime.fromisoformat(start),
+                            code=alarm.code,
+                            message=alarm.message,
+                            start=alarm.start,
                         )
                     )
             for code, start in before - after:
-                closed_alarms |= Q(
-                    station_id=station_id, code=code, start=datetime.fromisoformat(start)
-                )
+                closed_alarms |= Q(station_id=station_id, code=code, start=start)
         for kind, field in (
             (ProgramRun.Kind.RUNNING, "running_program"),
             (ProgramRun.Kind.SELECTED, "selected_program"),

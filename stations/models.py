@@ -12,6 +12,8 @@ from django.db.models import Q
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from stations.live_alarms import LiveAlarm, decode_alarms
+
 
 class State(models.Model):
     """One of CWork's state definitions (running, breakdown, set-up, ...)."""
@@ -94,7 +96,8 @@ class LiveStatus(models.Model):
     parts_since_reset = models.IntegerField(_("parts since reset"), null=True, blank=True)
     running_program = models.CharField(_("running program"), max_length=500, blank=True)
     selected_program = models.CharField(_("selected program"), max_length=500, blank=True)
-    #: Active alarms as [code, message, start ISO], in CWork's order.
+    #: Active alarms as [code, message, start ISO], in CWork's order: read them through
+    #: ``active_alarms`` (``stations.live_alarms``), never by index.
     alarms = models.JSONField(_("active alarms"), default=list, blank=True)
     changed_at = models.DateTimeField(_("changed at"))
     #: Set while CWork leaves the station out of its answers (or sends it unreadable).
@@ -109,6 +112,10 @@ class LiveStatus(models.Model):
 
     def __str__(self) -> str:
         return f"{self.station_id}: {self.state_cwork_id}"
+
+    def active_alarms(self) -> tuple[LiveAlarm, ...]:
+        """The stored alarms, typed, in CWork's order (an unreadable row logged, left out)."""
+        return decode_alarms(self.alarms, station_id=self.station_id)
 
 
 class Interval(models.Model):

@@ -24,20 +24,34 @@
   };
 
   /* The one duration format (core/formatting.py format_duration), rounded once to the
-   * smallest unit shown, so a ticking time reads as the server drew it. */
-  function elapsed(ms) {
+   * smallest unit shown, so a ticking time reads as the server drew it; in the page's words,
+   * which the page gives (the ``duration_words`` tag), else English. */
+  var durationWords = { days: "%(days)d d %(hours)d h", hours: "%(hours)d h %(minutes)02d min",
+    minutes: "%(minutes)d min %(seconds)02d s" };
+  try {
+    var given = document.getElementById("duration-words");
+    if (given) durationWords = JSON.parse(given.textContent);
+  } catch (e) { /* the English words */ }
+  function fill(words, figures) {
+    return words.replace(/%\((\w+)\)(02)?d/g, function (_all, name, two) {
+      var n = figures[name];
+      return two && n < 10 ? "0" + n : String(n);
+    });
+  }
+  function durationText(ms, words) {
     var s = Math.max(0, ms / 1000);
     if (Math.round(s / 60) >= 24 * 60) {
       var hours = Math.round(s / 3600);
-      return Math.floor(hours / 24) + " d " + (hours % 24) + " h";
+      return fill(words.days, { days: Math.floor(hours / 24), hours: hours % 24 });
     }
     if (Math.round(s) >= 3600) {
-      var minutes = Math.round(s / 60), m = minutes % 60;
-      return Math.floor(minutes / 60) + " h " + (m < 10 ? "0" : "") + m + " min";
+      var minutes = Math.round(s / 60);
+      return fill(words.hours, { hours: Math.floor(minutes / 60), minutes: minutes % 60 });
     }
-    var secs = Math.round(s), r = secs % 60;
-    return Math.floor(secs / 60) + " min " + (r < 10 ? "0" : "") + r + " s";
+    var secs = Math.round(s);
+    return fill(words.minutes, { minutes: Math.floor(secs / 60), seconds: secs % 60 });
   }
+  function elapsed(ms) { return durationText(ms, durationWords); }
 
   /* The clock and the quiet hour are the plant's (the server's TIME_ZONE), as every other
    * time on the page, not the browser's: a TV's own zone is often left at the factory default. */
