@@ -34,6 +34,7 @@ import redis
 from django.utils.html import escape
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Origin
 
 from .conftest import unavailable
 from .faults import (
@@ -378,7 +379,7 @@ class Wall:
                 self.socket = self.sockets.enter_context(
                     connect(
                         self.url,
-                        origin=self.origin,  # type: ignore[arg-type]
+                        origin=Origin(self.origin),
                         additional_headers={"Cookie": f"sessionid={self.cookie}"},
                         open_timeout=5,
                     )
