@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TypedDict
+from typing import TypedDict, Unpack
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -63,8 +63,27 @@ SHIFT_OPENING = [(at("06:00"), at("14:00"))]
 SHIFT_REFS = [ReferenceCount(200, 196, 60.0), ReferenceCount(100, 98, 90.0)]
 
 
-def shift_kpis(**kwargs: object) -> Kpis:
-    params: dict[str, object] = {
+class ComputeArguments(TypedDict):
+    """``compute``'s arguments a case sets (the shift's, the micro-stop cases')."""
+
+    start: datetime
+    end: datetime
+    intervals: list[Interval]
+    opening: list[tuple[datetime, datetime]]
+    references: list[ReferenceCount]
+
+
+class ShiftChanges(TypedDict, total=False):
+    """What a case changes of the shift's ``compute`` arguments."""
+
+    start: datetime
+    end: datetime
+    intervals: list[Interval]
+    references: list[ReferenceCount]
+
+
+def shift_kpis(**kwargs: Unpack[ShiftChanges]) -> Kpis:
+    params: ComputeArguments = {
         "start": at("06:00"),
         "end": at("14:00"),
         "intervals": SHIFT,
@@ -72,7 +91,7 @@ def shift_kpis(**kwargs: object) -> Kpis:
         "references": SHIFT_REFS,
     }
     params.update(kwargs)
-    return compute(**params)  # type: ignore[arg-type]
+    return compute(**params)
 
 
 def test_eight_hour_shift_worked_example() -> None:
@@ -275,16 +294,6 @@ def test_uncovered_open_time_is_a_stop() -> None:
     )
     assert (k.ppt, k.rt) == (7200, 3600)
     assert k.availability == 0.5
-
-
-class ComputeArguments(TypedDict):
-    """``compute``'s arguments the micro-stop cases share."""
-
-    start: datetime
-    end: datetime
-    intervals: list[Interval]
-    opening: list[tuple[datetime, datetime]]
-    references: list[ReferenceCount]
 
 
 def test_micro_stops_norm_default_and_threshold() -> None:
