@@ -9,8 +9,8 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_WORKERS ?= -n 2 --dist loadfile
 
 # What mypy checks (pyproject.toml's [tool.mypy]: django-stubs, no blanket ignore): every
-# package of the product, named one by one.
-TYPED := cwork core dashboard stations kpis alerts actions accounts audit screens devtools manage.py
+# package of the product, named one by one, and the tests.
+TYPED := cwork core dashboard stations kpis alerts actions accounts audit screens devtools manage.py tests
 
 .PHONY: run test lint typecheck format bench soak simulator clean
 
