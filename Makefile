@@ -9,8 +9,8 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_WORKERS ?= -n 2 --dist loadfile
 
 # What mypy checks (pyproject.toml's [tool.mypy]: django-stubs, no blanket ignore): every
-# package of the product and the benchmarks (bench/), named one by one.
-TYPED := cwork simulator core dashboard stations kpis alerts actions accounts audit screens devtools bench manage.py
+# package of the product, the benchmarks (bench/) and the tests, named one by one.
+TYPED := cwork simulator core dashboard stations kpis alerts actions accounts audit screens devtools bench manage.py tests
 
 .PHONY: run test lint typecheck format bench soak simulator clean
 

@@ -18,6 +18,7 @@ from dashboard.asgi import application
 from dashboard.wall import WallFilter
 from stations.jobs import run_job
 from stations.models import Station
+from tests.lookups import present
 from tests.stations.helpers import other_state
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -45,6 +46,7 @@ def limited(sim, cwork, clock):
         .order_by("pk")
         .first()
     )
+    assert extra is not None
     user = get_user_model().objects.create_user("limited", password="x" * 12)
     profile = Profile.objects.create(user=user, workshops=[inside.workshop])
     profile.stations.add(extra)
@@ -179,6 +181,6 @@ def test_the_open_pages_refresh_of_a_station_no_longer_visible_says_no_longer_al
     assert refused.status_code == 403
     assert refused["X-Refusal"] == "forbidden"
     assert "no longer allowed to see this" in refused.content.decode()
-    missing = Station.objects.order_by("-pk").first().pk + 1
+    missing = present(Station.objects.order_by("-pk").first()).pk + 1
     assert client.get(f"/stations/{missing}/", headers=htmx).status_code == 404
     assert client.get(f"/stations/{outside.pk}/").status_code == 404

@@ -40,7 +40,7 @@ def level(rule: AlertRule, number: int, delay: int = 0, emails: str = "") -> Esc
     )
 
 
-def deliveries(kind: str) -> list[tuple[int, str]]:
+def deliveries(kind: str) -> list[tuple[int | None, str]]:
     return sorted(Delivery.objects.filter(kind=kind).values_list("level", "recipient"))
 
 
@@ -105,6 +105,7 @@ def test_a_lasting_state_fires_escalates_and_resolves_with_its_duration(sim, cwo
     assert alert.resolved_at == clock()
     assert deliveries("resolved") == [(1, "level1@plant.test"), (2, "manager@plant.test")]
     resolved = Delivery.objects.filter(kind="resolved").first()
+    assert resolved is not None
     assert "26 min" in resolved.payload["text"]  # 9 + 1 + 14 + 1 + 1 minutes in that state
 
 

@@ -12,7 +12,7 @@ import logging
 import subprocess
 import sys
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.core.cache import cache
@@ -25,6 +25,7 @@ from stations.jobs import run_job
 from stations.models import Station
 from tests.alerts.servers import HOST, HttpReceiver, SmtpServer, free_port
 from tests.dashboard.test_settings import ROOT, clean_environment
+from tests.lookups import present
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +69,7 @@ def receiver():
 @pytest.fixture
 def station(sim, cwork, clock) -> Station:
     run_job("catalogue", client=cwork, now=clock(), publish=lambda e: None)
-    return Station.objects.order_by("name").first()
+    return present(Station.objects.order_by("name").first())
 
 
 def fire(station: Station, clock, *, emails: str = "", webhooks=(), name="Stopped") -> Alert:
@@ -403,10 +404,10 @@ def test_after_the_last_attempt_the_delivery_is_failed(station, clock, caplog):
     alert = fire(station, clock, webhooks=[down])
     delivery = alert.deliveries.get()
 
-    moments = []
+    moments: list[datetime] = []
     with caplog.at_level(logging.WARNING, logger="alerts.sending"):
         while delivery.status == "pending":
-            moments.append(delivery.next_attempt_at)
+            moments.append(present(delivery.next_attempt_at))
             assert deliver_due(now=delivery.next_attempt_at) == 0
             delivery.refresh_from_db()
 

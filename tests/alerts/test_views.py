@@ -26,6 +26,7 @@ from alerts.models import Alert, AlertRule, Condition, Delivery, EscalationLevel
 from kpis.models import Calendar, Shift
 from stations.jobs import run_job
 from stations.models import State, Station
+from tests.lookups import present
 from tests.security.test_access import user_in
 
 pytestmark = pytest.mark.django_db
@@ -77,7 +78,7 @@ def rule_data(**fields: Any) -> dict[str, Any]:
         "name": "Long breakdown",
         "enabled": "on",
         "condition": Condition.STATE,
-        "states": [State.objects.filter(archived=False).order_by("pk").first().pk],
+        "states": [present(State.objects.filter(archived=False).order_by("pk").first()).pk],
         "minutes": "10",
         "stop_category": "",
         "alarm_code": "",
@@ -100,7 +101,7 @@ def errors_of(response) -> str:
 def test_a_manager_creates_a_rule_with_its_scope_shifts_and_two_levels(client, manager):
     stations = list(Station.objects.order_by("name")[:2])
     workshop = next(s.workshop for s in Station.objects.order_by("pk") if s.workshop)
-    group = first_group(Station.objects.exclude(dnc_group="", mdc_groups=[]).first())
+    group = first_group(present(Station.objects.exclude(dnc_group="", mdc_groups=[]).first()))
     calendar = Calendar.objects.create(name="3x8", is_default=True)
     morning = Shift.objects.create(calendar=calendar, name="Morning", start=time(6), end=time(14))
     hook = Webhook.objects.create(name="Chat", url="https://chat.example/x", format="json")
@@ -204,7 +205,8 @@ def test_editing_swaps_and_removes_levels(client, manager):
     ]
 
 
-BAD_INPUTS = {
+#: Each case: the rule's fields, its level rows (none: one valid level) and the message shown.
+BAD_INPUTS: dict[str, tuple[dict[str, Any], tuple[dict[str, Any], ...], str]] = {
     "bad regex": (
         {"condition": Condition.ALARM, "alarm_pattern": "spindle(", "states": None},
         (),
@@ -602,7 +604,7 @@ def test_the_rule_history_pages_alerts_with_their_messages(client, manager):
         status=Delivery.Status.FAILED,
         attempts=6,
         last_error="The mail server refused the address.",
-        created_at=alerts[0].fired_at,
+        created_at=present(alerts[0].fired_at),
     )
 
     first = client.get(f"/alerts/{rule.pk}/history/").content.decode()
@@ -674,7 +676,7 @@ def test_the_station_page_lists_the_stations_alerts(client, synced):
 
 def test_admin_shows_history_read_only(admin_client, synced):
     rule = AlertRule.objects.create(name="Offline", condition=Condition.NOT_REPORTING)
-    alert = make_alerts(rule, Station.objects.first(), 1)[0]
+    alert = make_alerts(rule, present(Station.objects.first()), 1)[0]
     assert admin_client.get("/admin/alerts/alertrule/").status_code == 200
     assert admin_client.get(f"/admin/alerts/alertrule/{rule.pk}/change/").status_code == 200
     assert admin_client.get("/admin/alerts/alertrule/add/").status_code == 200

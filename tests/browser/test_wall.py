@@ -123,6 +123,7 @@ def change_state_and_watch(stack: Stack, wall: Wall, comment: str) -> float:
             break
         else:
             pytest.fail(f"no state to switch station {station.handle} to")
+    assert state.color is not None  # the states tried all have one
     left = bound - (time.monotonic() - started)
     try:
         wall.page.wait_for_function(

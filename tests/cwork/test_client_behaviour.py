@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypedDict, Unpack
 
 import httpx
 import pytest
@@ -69,11 +70,15 @@ def error_body(code: int, message: str) -> bytes:
     return json.dumps({"ErrorCode": code, "Message": message}).encode()
 
 
+#: What a ``Script`` answers a request with.
+Answer = httpx.Response | BaseException | Callable[[httpx.Request], httpx.Response]
+
+
 class Script:
     """A MockTransport handler: each answer in turn (the last one repeats); an answer may be a
     response, an exception to raise, or a function of the request."""
 
-    def __init__(self, *answers: object) -> None:
+    def __init__(self, *answers: Answer) -> None:
         self.answers = list(answers)
         self.requests: list[httpx.Request] = []
 
@@ -94,12 +99,21 @@ class Sleeps(list):
         self.append(seconds)
 
 
+class ClientOptions(TypedDict, total=False):
+    """The client's options a test sets beyond what its helper sets."""
+
+    retries: int
+    monotonic: Callable[[], float]
+    ca_file: str | None
+    fingerprint: str | None
+
+
 def make_client(
     handler: Callable[[httpx.Request], httpx.Response],
     *,
     server_version: str | None = "1.16",
     sleep: Callable[[float], None] | None = None,
-    **options: object,
+    **options: Unpack[ClientOptions],
 ) -> CWorkClient:
     return CWorkClient(
         BASE_URL,
@@ -520,8 +534,9 @@ class VersionedCWork:
         return response(404, error_body(2004, "Ressource not found."))
 
 
-def _status_record(handle: int | None, **changes: object) -> dict:
-    record = {
+def _status_record(handle: int | None, **changes: object) -> dict[str, Any]:
+    """A station status as CWork sends it (JSON)."""
+    record: dict[str, Any] = {
         "Reference": "C138568-304",
         "Order": "588558",
         "Job": "30",
@@ -793,7 +808,7 @@ def https(sim, cert) -> tuple[SimulatorServer, SimRecorder]:
     return sim(handler, server_ssl_context(cert)), handler
 
 
-def _tls_client(server: SimulatorServer, **tls_options: object) -> CWorkClient:
+def _tls_client(server: SimulatorServer, **tls_options: Unpack[ClientOptions]) -> CWorkClient:
     return CWorkClient(
         server.url,
         API_KEY,

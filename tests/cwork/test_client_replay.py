@@ -910,8 +910,8 @@ def check_request(
         assert json.loads(request.content) == json_body
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int, minute: int, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 # --- users and groups -----------------------------------------------------------------------
@@ -1265,7 +1265,7 @@ def test_force_auto_state_sends_an_empty_object():
 
 def test_reset_part_count():
     client, server = replay(body(RESET_PART_COUNT))
-    assert client.reset_part_count(4, 12) is None
+    client.reset_part_count(4, 12)  # typed to return None: the request is what is checked
     check_request(
         server.requests[0], "POST", "/ResetStationPartCount/4", json_body={"PartCount": 12}
     )
@@ -1645,8 +1645,8 @@ def test_submit_version_without_md5():
 
 def test_delete_version_and_document_answer_an_empty_body():
     client, server = replay(body(b""))
-    assert client.delete_version(1, 10) is None
-    assert client.delete_document(1, 3) is None
+    client.delete_version(1, 10)  # both typed to return None: the requests are checked
+    client.delete_document(1, 3)
     check_request(
         server.requests[0], "POST", "/stations/1/delete_version", json_body={"VersionId": "10"}
     )

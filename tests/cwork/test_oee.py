@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TypedDict, Unpack
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -62,8 +63,27 @@ SHIFT_OPENING = [(at("06:00"), at("14:00"))]
 SHIFT_REFS = [ReferenceCount(200, 196, 60.0), ReferenceCount(100, 98, 90.0)]
 
 
-def shift_kpis(**kwargs: object) -> Kpis:
-    params: dict[str, object] = {
+class ComputeArguments(TypedDict):
+    """``compute``'s arguments a case sets (the shift's, the micro-stop cases')."""
+
+    start: datetime
+    end: datetime
+    intervals: list[Interval]
+    opening: list[tuple[datetime, datetime]]
+    references: list[ReferenceCount]
+
+
+class ShiftChanges(TypedDict, total=False):
+    """What a case changes of the shift's ``compute`` arguments."""
+
+    start: datetime
+    end: datetime
+    intervals: list[Interval]
+    references: list[ReferenceCount]
+
+
+def shift_kpis(**kwargs: Unpack[ShiftChanges]) -> Kpis:
+    params: ComputeArguments = {
         "start": at("06:00"),
         "end": at("14:00"),
         "intervals": SHIFT,
@@ -71,7 +91,7 @@ def shift_kpis(**kwargs: object) -> Kpis:
         "references": SHIFT_REFS,
     }
     params.update(kwargs)
-    return compute(**params)  # type: ignore[arg-type]
+    return compute(**params)
 
 
 def test_eight_hour_shift_worked_example() -> None:
@@ -128,6 +148,9 @@ def test_oee_is_availability_times_performance_times_quality() -> None:
     assert k.availability is not None
     assert k.performance is not None
     assert k.quality is not None
+    assert k.oee is not None
+    assert k.load is not None
+    assert k.involvement is not None
     assert k.oee == pytest.approx(k.availability * k.performance * k.quality)
     assert k.gee == pytest.approx(k.oee * k.load)  # TRG = TRS × TC
     assert k.teep == pytest.approx(k.oee * k.load * k.involvement)  # TRE = TRS × TC × TS
@@ -282,7 +305,7 @@ def test_micro_stops_norm_default_and_threshold() -> None:
         Interval(at("07:00"), at("07:03"), IND),
         Interval(at("07:03"), at("07:10"), P),
     ]
-    params = {
+    params: ComputeArguments = {
         "start": at("06:00"),
         "end": at("07:10"),
         "intervals": intervals,
@@ -290,20 +313,20 @@ def test_micro_stops_norm_default_and_threshold() -> None:
         "references": [ReferenceCount(60, 60, 60)],  # tN = 3600
     }
     # The norm: every stop is a stop. RT = 4200 − 60 − 180 = 3960.
-    norm = compute(**params)  # type: ignore[arg-type]
+    norm = compute(**params)
     assert norm.rt == 3960
     assert norm.availability == pytest.approx(3960 / 4200)
     # Threshold 120 s: the 60 s tool change becomes run time (lost to performance), the 3 min
     # wait stays a stop. RT = 4200 − 180 = 4020.
-    tuned = compute(micro_stop_threshold=120, **params)  # type: ignore[arg-type]
+    tuned = compute(micro_stop_threshold=120, **params)
     assert tuned.rt == 4020
     assert tuned.performance == pytest.approx(3600 / 4020)
     assert tuned.oee == norm.oee  # tU / tR does not move: the loss only changes column
     # A stop cut by the period edge keeps its real length: 06:50:30–07:10 (1170 s) sees 30 s
     # of the tool change, still a 60 s stop, so not a micro-stop at a 45 s threshold.
     # RT = 1170 − 30 − 180 = 960.
-    edge = compute(  # type: ignore[arg-type]
-        micro_stop_threshold=45, **{**params, "start": at("06:50") + timedelta(seconds=30)}
+    edge = compute(
+        micro_stop_threshold=45, **(params | {"start": at("06:50") + timedelta(seconds=30)})
     )
     assert edge.rt == 960
 

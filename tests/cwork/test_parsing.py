@@ -357,6 +357,7 @@ def test_dates_keep_their_offset(text, expected):
 
 def test_an_offset_date_is_the_same_instant_in_utc():
     value = Fields({"LastTop": "2015-10-29T16:58:00.000+01:00"}, "S").datetime("LastTop")
+    assert value is not None
     assert value.astimezone(UTC) == datetime(2015, 10, 29, 15, 58, tzinfo=UTC)
 
 

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypedDict
 
 import httpx
 import pytest
@@ -334,6 +335,14 @@ def test_bad_fingerprints_are_refused(text: str) -> None:
         tls.ssl_context(fingerprint=text)
 
 
+class TLSOptions(TypedDict, total=False):
+    """``ssl_context``'s options, each valid alone."""
+
+    verify: bool
+    ca_file: str
+    fingerprint: str
+
+
 @pytest.mark.parametrize(
     "options",
     [
@@ -342,9 +351,9 @@ def test_bad_fingerprints_are_refused(text: str) -> None:
         {"verify": False, "fingerprint": "00" * 32},
     ],
 )
-def test_conflicting_options_are_refused(options: dict[str, object]) -> None:
+def test_conflicting_options_are_refused(options: TLSOptions) -> None:
     with pytest.raises(ValueError, match=r"not both|cannot be combined"):
-        tls.ssl_context(**options)  # type: ignore[arg-type]
+        tls.ssl_context(**options)
 
 
 def test_fingerprint_formats() -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
+from typing import TypedDict, Unpack
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -30,9 +32,19 @@ NO_MDC, DISABLED = 7, 13
 WRITABLE = [h for h in range(1, 25) if h not in (NO_MDC, DISABLED)]
 
 
-def make_world(at: datetime = T0, **kwargs: object) -> tuple[World, ManualClock]:
+class WorldOptions(TypedDict, total=False):
+    """``World``'s options a test may set beside its clock."""
+
+    stations: int
+    seed: int
+    tz: str
+    history_days: int
+    speed: float
+
+
+def make_world(at: datetime = T0, **kwargs: Unpack[WorldOptions]) -> tuple[World, ManualClock]:
     clock = ManualClock(at)
-    return World(clock=clock, **kwargs), clock  # type: ignore[arg-type]
+    return World(clock=clock, **kwargs), clock
 
 
 def history(world: World, handle: int) -> list[TopRecord]:
@@ -167,7 +179,8 @@ def test_tops_window_before_and_after(world: World) -> None:
     j = i + len(window)
     assert world.tops(3, middle.start, window[-1].start, before=2, after=1) == tops[i - 2 : j]
     # A window inside one top holds nothing, but its neighbours are found.
-    inside = middle.start + (middle.end - middle.start) / 2  # type: ignore[operator]
+    assert middle.end is not None
+    inside = middle.start + (middle.end - middle.start) / 2
     assert world.tops(3, inside, inside + timedelta(seconds=1)) == []
     assert world.tops(3, inside, inside + timedelta(seconds=1), before=1, after=1) == [
         tops[i],
@@ -329,9 +342,9 @@ def test_write_errors_carry_cwork_codes() -> None:
     current = world.status(1).state
     other = WAITING if current != WAITING else SETTING
 
-    def code(call: object, *args: object, **kwargs: object) -> int:
+    def code(call: Callable[..., object], *args: object, **kwargs: object) -> int:
         with pytest.raises(WorldError) as err:
-            call(*args, **kwargs)  # type: ignore[operator]
+            call(*args, **kwargs)
         return err.value.code
 
     assert code(world.change_state, 99, other) == 2003

@@ -97,7 +97,7 @@ def test_no_page_links_to_a_page_its_reader_may_not_open(client, synced, role):
     client.force_login(user_in(role))
     seen: set[str] = set()
     queue = deque(["/wall/"])
-    refused = []
+    refused: list[tuple[str, int | str]] = []
     while queue and len(seen) < 120:
         url = queue.popleft()
         if url in seen:
@@ -126,6 +126,7 @@ def test_no_page_links_to_a_page_its_reader_may_not_open(client, synced, role):
 def test_a_viewers_station_page_has_no_review_link(client, synced):
     client.force_login(user_in("Viewer"))
     station = Station.objects.filter(present_in_cwork=True).first()
+    assert station is not None
     page = client.get(f"/stations/{station.pk}/").content.decode()
     assert "/kpis/review/" not in page
 

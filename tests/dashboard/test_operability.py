@@ -27,6 +27,7 @@ from stations import jobs
 from stations.jobs import run_job
 from stations.models import LiveStatus, PollRecord, Station, SyncKind, SyncState
 from stations.outcome import Outcome
+from tests.lookups import present
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -166,8 +167,11 @@ def test_metrics_read_the_polls_actions_and_screens(client, cwork, sim, clock, s
         kind="history", started_at=timezone.now(), duration=1.5, ok=False, error="boom"
     )
     SyncState.objects.create(kind="history", failures=2, retry_at=timezone.now() + timedelta(1))
-    LiveStatus.objects.filter(pk=LiveStatus.objects.first().pk).update(missing_since=timezone.now())
+    LiveStatus.objects.filter(pk=present(LiveStatus.objects.first()).pk).update(
+        missing_since=timezone.now()
+    )
     station = Station.objects.first()
+    assert station is not None
     for i, outcome in enumerate(
         [ActionOutcome.OK, ActionOutcome.OK, ActionOutcome.REFUSED, ActionOutcome.FORBIDDEN]
     ):
@@ -231,6 +235,7 @@ def test_metrics_read_the_polls_actions_and_screens(client, cwork, sim, clock, s
 def test_metrics_count_open_alerts_and_undelivered_messages(client, cwork):
     poll(cwork)
     station = Station.objects.first()
+    assert station is not None
     rule = AlertRule.objects.create(name="Down", condition="not_reporting")
     alert = Alert.objects.create(
         rule=rule, station=station, status="firing", since=timezone.now(), fired_at=timezone.now()

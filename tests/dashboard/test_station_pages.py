@@ -32,6 +32,7 @@ from stations.models import (
     Station,
     Top,
 )
+from tests.lookups import present
 from tests.stations.helpers import other_state, writable_station
 
 pytestmark = pytest.mark.django_db
@@ -156,6 +157,7 @@ def roots_of(html: str) -> list[tuple[str, dict[str, str | None]]]:
 
 def test_the_station_pages_need_a_login(client, filled):
     station = Station.objects.first()
+    assert station is not None
     for url in ("/stations/", f"/stations/{station.pk}/"):
         response = client.get(url)
         assert response.status_code == 302
@@ -190,7 +192,7 @@ def test_the_overview_lists_every_station_breakdowns_before_production(viewer, s
     broken_pk = Station.objects.get(cwork_id=broken).pk
     producing_pk = Station.objects.get(cwork_id=producing).pk
     assert ids.index(broken_pk) < ids.index(producing_pk)
-    assert ids[0] == broken_pk or LiveStatus.objects.get(station_id=ids[0]).state.name in {
+    assert ids[0] == broken_pk or present(LiveStatus.objects.get(station_id=ids[0]).state).name in {
         "Breakdown",
         "Spindle failure",
         "Tool breakage",
@@ -204,8 +206,8 @@ def test_the_overview_lists_every_station_breakdowns_before_production(viewer, s
     # Each row links to its station page, in its state's colour, with a ticking time.
     live = LiveStatus.objects.select_related("state").get(station__cwork_id=broken)
     assert f'href="/stations/{broken_pk}/"' in body
-    assert f"--state: {live.state.color}" in body
-    assert f'data-since="{live.since.isoformat()}"' in body
+    assert f"--state: {present(live.state).color}" in body
+    assert f'data-since="{present(live.since).isoformat()}"' in body
 
 
 def test_severity_follows_the_state_oee_category(filled):
@@ -260,6 +262,7 @@ def test_the_search_looks_through_names_places_groups_orders_jobs_and_programs(f
     lives = {r.station.pk: r.live for r in everyone}
     some = next(r for r in everyone if r.live and r.live.running_program and r.live.order)
     station, live = some.station, some.live
+    assert live is not None
 
     def found(query):
         return {r.station.pk for r in station_overview(query, now)}
@@ -296,6 +299,7 @@ def test_the_search_looks_through_names_places_groups_orders_jobs_and_programs(f
 
 def test_the_search_ignores_case_and_accents(filled):
     station = Station.objects.order_by("pk").first()
+    assert station is not None
     Station.objects.filter(pk=station.pk).update(workshop="Atelier Côté Usinage")
 
     found = station_overview("cote usinage", timezone.now())
@@ -306,6 +310,7 @@ def test_the_search_ignores_case_and_accents(filled):
 
 def test_the_search_page_works_with_and_without_htmx(viewer, site):
     station = Station.objects.order_by("name").first()
+    assert station is not None
     others = set(Station.objects.exclude(workshop=station.workshop).values_list("pk", flat=True))
 
     page = viewer.get("/stations/", {"q": station.workshop})
@@ -343,6 +348,7 @@ def test_a_search_that_matches_nothing_says_so(viewer, site):
 
 def test_the_header_links_to_the_overview_for_logged_in_users(viewer, client, site):
     station = Station.objects.first()
+    assert station is not None
     assert 'href="/stations/"' in viewer.get(f"/stations/{station.pk}/").content.decode()
     viewer.logout()
     assert "/stations/" not in client.get("/login/").content.decode()
@@ -358,6 +364,8 @@ def test_the_station_page_shows_the_live_status(viewer, site):
     site.sync("live")
     station = Station.objects.get(cwork_id=handle)
     live = LiveStatus.objects.select_related("state").get(station=station)
+    assert live.state is not None
+    assert live.since is not None
 
     response = viewer.get(f"/stations/{station.pk}/")
     body = response.content.decode()
@@ -403,6 +411,8 @@ def test_the_live_fragment_stands_alone_with_one_root(sim, cwork, clock, filled)
     ((tag, attrs),) = roots_of(plain)
     assert "hx-swap-oob" not in attrs
     assert tile.state_name in pushed
+    assert tile.live is not None
+    assert tile.live.since is not None
     assert f'data-since="{tile.live.since.isoformat()}"' in pushed
 
 
@@ -454,10 +464,11 @@ def test_the_timeline_is_the_days_tops_contiguous_up_to_now(sim, clock, filled):
             assert before.end == after.start
             assert before.left + before.width == pytest.approx(after.left, abs=1e-9)
         first = Top.objects.filter(station=station).order_by("start").first()
+        assert first is not None
         assert segments[0].start == max(day_start, first.start)
         assert segments[-1].end == now
         assert segments[-1].ongoing
-        assert segments[-1].state_name == station.live.state.name
+        assert segments[-1].state_name == present(station.live.state).name
         assert sum(s.width for s in segments) == pytest.approx(
             100 * (now - segments[0].start) / (day_end - day_start)
         )
@@ -616,6 +627,8 @@ def test_alarms_active_and_cleared_today_newest_first(sim, cwork, clock):
     )
     assert detail.past_alarm_count == len(cleared)
     for alarm in detail.past_alarms:
+        assert alarm.start is not None
+        assert alarm.end is not None
         assert alarm.duration == alarm.end - alarm.start
 
     html = render_to_string(
@@ -638,7 +651,7 @@ def test_a_day_with_cleared_alarms_lists_them(sim, cwork, clock, filled):
             station=station, end__isnull=False, end__gt=day_start
         ).count()
         assert detail.past_alarm_count == stored
-        starts = [a.start for a in detail.past_alarms]
+        starts = [present(a.start) for a in detail.past_alarms]
         assert starts == sorted(starts, reverse=True)
 
 
@@ -683,7 +696,7 @@ def test_the_current_order_and_its_operations_here_with_progress(clock, filled):
         op = now_running.operation
         assert (now_running.made, now_running.to_make) == (op.parts_made, op.parts_to_make)
         assert now_running.percent == pytest.approx(
-            min(100, 100 * op.parts_made / op.parts_to_make)
+            min(100, 100 * present(op.parts_made) / present(op.parts_to_make))
         )
         html = render_to_string(
             "stations/_station_day.html", {"day": detail, "station": live.station, "now": now}
@@ -709,6 +722,7 @@ def test_the_station_page_lists_its_day(viewer, site):
 
 def test_htmx_refreshes_the_day_with_the_live_part_out_of_band(viewer, site):
     station = Station.objects.first()
+    assert station is not None
     response = viewer.get(f"/stations/{station.pk}/", headers={"HX-Request": "true"})
     body = response.content.decode()
 
@@ -733,6 +747,7 @@ def test_the_pages_show_times_in_the_plant_time_zone(viewer, site, settings):
     site.sync("live", "history")
     station = Station.objects.get(cwork_id=handle)
     since = LiveStatus.objects.get(station=station).since
+    assert since is not None
 
     body = viewer.get(f"/stations/{station.pk}/").content.decode()
 

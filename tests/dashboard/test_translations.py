@@ -115,6 +115,7 @@ def test_the_pages_in_french_leave_no_english_behind(client, cwork, clock, setti
     settings.LANGUAGE_CODE = "fr"
     run_job("live", client=cwork, now=clock(), publish=lambda event: None)
     station = Station.objects.first()
+    assert station is not None
     admin = get_user_model().objects.create_superuser("chef", "chef@plant.example", "x" * 12)
     catalogue = french()
     with translation.override("fr"):

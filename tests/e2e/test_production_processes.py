@@ -20,7 +20,7 @@ from channels_redis.core import RedisChannelLayer
 
 from core import realtime
 from cwork.client import CWorkClient
-from devtools.processes import http_ok, simulator_answers, wait_until
+from devtools.processes import Process, http_ok, simulator_answers, wait_until
 
 from .conftest import Processes, free_port, pg_connect, process_env
 
@@ -193,8 +193,10 @@ def test_state_change_reaches_database_and_channel_layer(stack: Stack) -> None:
     # SITE_URL is not set here: web (before daphne starts) and the worker (once ready) say so.
     for process in stack.processes.running:
         if process.name in ("web", "worker"):
+
+            def warned(process: Process = process) -> bool:
+                return "(dashboard.W001) SITE_URL is not set" in process.output()
+
             stack.wait_until(
-                f"{process.name} to warn that SITE_URL is not set",
-                lambda process=process: "(dashboard.W001) SITE_URL is not set" in process.output(),
-                STARTUP_TIMEOUT,
+                f"{process.name} to warn that SITE_URL is not set", warned, STARTUP_TIMEOUT
             )

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from websockets.sync.client import connect
+from websockets.typing import Origin
 
 from devtools.processes import ROOT, free_port, listening
 from tests.browser.conftest import Stack, unavailable
@@ -159,7 +160,7 @@ def test_through_the_proxy_one_client_is_locked_out_and_not_the_others(stack: Pr
     # Her wall's WebSocket goes through the same proxy.
     with connect(
         stack.proxy_url.replace("http://", "ws://") + "/ws/wall/",
-        origin=stack.proxy_url,  # type: ignore[arg-type]
+        origin=Origin(stack.proxy_url),
         additional_headers={"Cookie": f"sessionid={logged_in.cookies['sessionid']}"},
         open_timeout=10,
     ) as socket:

@@ -24,6 +24,7 @@ from kpis.calendar import (
     shift_at,
 )
 from kpis.models import Break, Calendar, CalendarException, Shift
+from tests.lookups import present
 
 PARIS = ZoneInfo("Europe/Paris")
 WEEKDAYS = frozenset(range(5))
@@ -181,6 +182,7 @@ def test_a_shift_starting_in_the_skipped_hour_starts_at_the_jump():
     assert occ.end == datetime(2026, 3, 29, 4, tzinfo=UTC)
     # The day before, a normal 3 h 30.
     before = find(spec, "2026-03-28/Early", PARIS)
+    assert before is not None
     assert before.end - before.start == timedelta(hours=3, minutes=30)
 
 
@@ -214,6 +216,7 @@ def test_a_partial_closure_and_one_past_midnight():
     # 22:00 → 02:00 on a 3×8: Tuesday's night is open 21:00–22:00 and 02:00–05:00.
     spec = three_by_eight(exceptions=[ExceptionSpec(TUESDAY, True, "", time(22), time(2))])
     night = find(spec, "2026-11-24/Night", PARIS)
+    assert night is not None
     assert night.opening == (
         (at(TUESDAY, "21:00"), at(TUESDAY, "22:00")),
         (at(WEDNESDAY, "02:00"), at(WEDNESDAY, "05:00")),
@@ -236,29 +239,38 @@ def test_an_extra_shift_adds_opening_and_a_closure_wins_over_it():
 
 def test_shift_at_and_previous_shift_across_the_weekend():
     three, two = three_by_eight(), two_by_eight()
-    assert shift_at(three, at(TUESDAY, "10:00"), PARIS).key == "2026-11-24/Morning"
-    assert shift_at(three, at(TUESDAY, "03:00"), PARIS).key == "2026-11-23/Night"
-    assert shift_at(three, at(TUESDAY, "13:00"), PARIS).name == "Afternoon"  # ends exclusive
+    assert present(shift_at(three, at(TUESDAY, "10:00"), PARIS)).key == "2026-11-24/Morning"
+    assert present(shift_at(three, at(TUESDAY, "03:00"), PARIS)).key == "2026-11-23/Night"
+    assert (
+        present(shift_at(three, at(TUESDAY, "13:00"), PARIS)).name == "Afternoon"
+    )  # ends exclusive
     assert shift_at(two, at(SATURDAY, "10:00"), PARIS) is None
     # Monday morning: the shift before is Friday's night (3×8) or Friday's afternoon (2×8).
     monday_morning = at(NEXT_MONDAY, "06:00")
-    assert previous_shift(three, monday_morning, PARIS).key == "2026-11-27/Night"
-    assert previous_shift(two, monday_morning, PARIS).key == "2026-11-27/Afternoon"
+    assert present(previous_shift(three, monday_morning, PARIS)).key == "2026-11-27/Night"
+    assert present(previous_shift(two, monday_morning, PARIS)).key == "2026-11-27/Afternoon"
     # Before Monday's first shift starts, the same answers.
-    assert previous_shift(two, at(NEXT_MONDAY, "04:00"), PARIS).key == "2026-11-27/Afternoon"
+    assert (
+        present(previous_shift(two, at(NEXT_MONDAY, "04:00"), PARIS)).key == "2026-11-27/Afternoon"
+    )
     # Mid-shift, the previous one is the one before the running shift, not the running one.
-    assert previous_shift(three, at(TUESDAY, "10:00"), PARIS).key == "2026-11-23/Night"
-    assert previous_shift(ALWAYS_OPEN, at(TUESDAY, "10:00"), PARIS).key == "2026-11-23/24/7"
+    assert present(previous_shift(three, at(TUESDAY, "10:00"), PARIS)).key == "2026-11-23/Night"
+    assert (
+        present(previous_shift(ALWAYS_OPEN, at(TUESDAY, "10:00"), PARIS)).key == "2026-11-23/24/7"
+    )
 
 
 def test_same_shift_a_week_before_and_find_by_key():
     spec = three_by_eight(exceptions=[ExceptionSpec(MONDAY, True, "Holiday")])
     tuesday_morning = find(spec, "2026-12-01/Morning", PARIS)
+    assert tuesday_morning is not None
     week_before = same_shift_days_before(spec, tuesday_morning, 7, PARIS)
+    assert week_before is not None
     assert week_before.key == "2026-11-24/Morning"
     assert week_before.end - week_before.start == timedelta(hours=8)
     # A week before next Monday's morning was the holiday: there is none.
     monday_morning = find(spec, "2026-11-30/Morning", PARIS)
+    assert monday_morning is not None
     assert same_shift_days_before(spec, monday_morning, 7, PARIS) is None
     # find() gives back exactly the occurrence of a key, and None for what does not exist.
     for occ in occurrences(spec, at(TUESDAY, "00:00"), at(FRIDAY, "00:00"), PARIS):

@@ -39,6 +39,7 @@ from stations.catalogue import sync_catalogue
 from stations.history import sync_history
 from stations.live import poll_live
 from stations.models import Station
+from tests.lookups import present
 
 pytestmark = pytest.mark.django_db
 
@@ -115,6 +116,7 @@ def test_parts_are_counted_from_the_shift_start_when_counted_all_shift(sim, cwor
     PartTally.objects.create(station=station, slot=start - timedelta(hours=1), parts=50)
 
     again = current_shift_figures([station], now=clock())[station.pk]
+    assert again.parts_made is not None
     assert again.parts_made >= 7
     assert again.parts_made < 50 + 7
 
@@ -124,11 +126,11 @@ def test_a_refresh_returns_only_the_stations_whose_shown_values_changed(sim, cwo
     assert cached_figures() is None
     first = refresh_current_shift_figures(clock())
     assert first == {s.pk for s in stations}
-    assert set(cached_figures()) == first
+    assert set(present(cached_figures())) == first
     assert refresh_current_shift_figures(clock()) == set()
 
     station = stations[0]
-    start = cached_figures()[station.pk].start
+    start = present(cached_figures())[station.pk].start
     PartCounting.objects.filter(station=station).update(since=start)  # parts now known
     assert refresh_current_shift_figures(clock()) == {station.pk}
 
@@ -136,14 +138,14 @@ def test_a_refresh_returns_only_the_stations_whose_shown_values_changed(sim, cwo
     night = clock() + timedelta(hours=12)
     changed = refresh_current_shift_figures(night)
     assert changed == {s.pk for s in stations}  # Night shift for some, none for the others
-    assert len(cached_figures()) < len(stations)
+    assert len(present(cached_figures())) < len(stations)
 
 
 def test_the_tile_shows_oee_and_availability_and_a_dash_for_blanks(sim, cwork, clock):
     stations = build(cwork, clock)
     refresh_current_shift_figures(clock())
     station = stations[0]
-    figures = replace(cached_figures()[station.pk], oee=0.724, availability=None)
+    figures = replace(present(cached_figures())[station.pk], oee=0.724, availability=None)
 
     html = wall.render_tile(tile_for(station, stale=False, now=clock(), shift=figures), oob=True)
     assert 'class="tile-kpis"' in html
@@ -171,7 +173,7 @@ def test_an_oee_above_100_percent_on_a_tile_is_marked_and_says_why(sim, cwork, c
     stations = build(cwork, clock)
     refresh_current_shift_figures(clock())
     station = stations[0]
-    figures = replace(cached_figures()[station.pk], oee=1.18, performance=1.31)
+    figures = replace(present(cached_figures())[station.pk], oee=1.18, performance=1.31)
 
     html = wall.render_tile(tile_for(station, stale=False, now=clock(), shift=figures), oob=True)
     why = str(PESSIMISTIC)  # the review's words, from one place
@@ -241,6 +243,7 @@ def test_roles_without_the_review_see_no_link_to_it(client, sim, cwork, clock, r
     user.groups.add(Group.objects.get(name=role))
     client.force_login(user)
     station = Station.objects.filter(present_in_cwork=True).first()
+    assert station is not None
     page = client.get(f"/stations/{station.pk}/").content.decode()
     assert "Current shift" in page
     assert "/kpis/review/" not in page
@@ -254,6 +257,7 @@ def test_the_station_page_shows_the_current_shift_with_a_review_link(viewer, sim
     sync_catalogue(cwork, now=clock())
     poll_live(cwork, now=clock())
     station = Station.objects.filter(present_in_cwork=True).first()
+    assert station is not None
 
     page = viewer.get(f"/stations/{station.pk}/").content.decode()
     assert "Current shift" in page
@@ -266,6 +270,7 @@ def test_the_station_page_shows_the_current_shift_with_a_review_link(viewer, sim
     assert query["period"] == ["day"]
     assert query["scope"] == [f"w:{station.workshop}"]
     figures = current.figures_for(station, timezone.now())
+    assert figures is not None
     assert review_url(figures) == f"/kpis/review/?{link}"
 
 
@@ -277,6 +282,7 @@ def test_the_station_page_marks_figures_above_100_percent_and_says_why(
     sync_catalogue(cwork, now=clock())
     poll_live(cwork, now=clock())
     station = Station.objects.filter(present_in_cwork=True).first()
+    assert station is not None
     figures = current.figures_for(station, timezone.now())
     assert figures is not None  # no calendar: open 24/7
     over = replace(figures, oee=1.07, availability=0.9, performance=1.25, quality=0.95)
@@ -299,6 +305,7 @@ def test_the_station_page_says_when_no_shift_runs(viewer, sim, cwork, clock, mon
     sync_catalogue(cwork, now=clock())
     poll_live(cwork, now=clock())
     station = Station.objects.filter(present_in_cwork=True).first()
+    assert station is not None
     # Its workshop follows a calendar with one short shift that is not running now.
     now = timezone.localtime()
     start = (now + timedelta(hours=2)).time().replace(second=0, microsecond=0)
@@ -320,6 +327,7 @@ def test_the_station_page_links_the_previous_shift_of_its_workshop(viewer, sim, 
     create_simulator_calendars(workshops)
     poll_live(cwork, now=clock())
     station = Station.objects.filter(workshop=workshops[0]).first()
+    assert station is not None
 
     page = viewer.get(f"/stations/{station.pk}/").content.decode()
     links = [html.unescape(q) for q in re.findall(r'href="/kpis/review/\?([^"]+)"', page)]

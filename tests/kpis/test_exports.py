@@ -21,6 +21,7 @@ from kpis.engine import station_kpis
 from kpis.review import COLUMNS, TIME
 from stations.models import Station
 from tests.kpis.test_review import fill, user_in
+from tests.lookups import present
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +40,9 @@ def manager(client):
 
 def shift_params(clock) -> dict[str, str]:
     first = Station.objects.order_by("name", "pk").first()
+    assert first is not None
     occ = previous_shift(Calendars().for_workshop(first.workshop), clock())
+    assert occ is not None
     return {"scope": "all", "period": "shift", "date": occ.day.isoformat(), "shift": occ.name}
 
 
@@ -92,6 +95,7 @@ def test_csv_total_is_the_engines(manager, filled, clock):
     stations = list(Station.objects.order_by("name", "pk"))
     first = stations[0]
     occ = previous_shift(Calendars().for_workshop(first.workshop), clock())
+    assert occ is not None
     report = station_kpis(stations, occ.start, occ.end, now=clock())
     total = rows[-1]
     assert float(total["RT (s)"]) == pytest.approx(report.total.rt, abs=0.01)
@@ -146,6 +150,7 @@ def test_xlsx_sheets_formats_and_total(manager, filled, clock):
 @pytest.mark.parametrize("extension", ["csv", "xlsx"])
 def test_exports_honour_the_visible_stations(client, filled, clock, extension):
     inside = Station.objects.order_by("name").first()
+    assert inside is not None
     user = user_in("Manager", "limited")
     Profile.objects.create(user=user, workshops=[inside.workshop])
     client.force_login(user)
@@ -183,7 +188,7 @@ CODE = re.compile(r'"([^"]*)"|\[h\]|\[m\]|mm|ss')
 def rendered(number_format: str, seconds: float) -> str:
     """How a spreadsheet shows ``seconds`` in the duration cell's format (its last unit
     rounded): the section the value falls in, each code replaced by its figure."""
-    limit, short, long = SECTIONS.fullmatch(number_format).groups()
+    limit, short, long = present(SECTIONS.fullmatch(number_format)).groups()
     if seconds / 86400 < float(limit):
         section, (big, small) = short, divmod(round(seconds), 60)
         figures = {"[m]": str(big), "ss": f"{small:02d}"}

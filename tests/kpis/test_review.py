@@ -76,6 +76,7 @@ def manager(client):
 def the_shift(clock):
     """The previous shift of the first station's calendar (the page's default)."""
     first = Station.objects.order_by("name", "pk").first()
+    assert first is not None
     spec = Calendars().for_workshop(first.workshop)
     return previous_shift(spec, clock())
 
@@ -188,6 +189,7 @@ def test_a_range_that_is_not_a_shift_is_not_cross_checked(manager, filled, clock
 
 def test_a_limited_user_sees_only_their_stations(client, filled, clock):
     inside = Station.objects.order_by("name").first()
+    assert inside is not None
     client.force_login(user_in("Manager", "limited", workshops=[inside.workshop]))
     body = client.get("/kpis/review/").content.decode()
     mine = set(Station.objects.filter(workshop=inside.workshop).values_list("name", flat=True))
@@ -199,6 +201,7 @@ def test_a_limited_user_sees_only_their_stations(client, filled, clock):
         assert f">{name}</th>" not in body
     # Another workshop cannot be asked for.
     other = Station.objects.exclude(workshop=inside.workshop).first()
+    assert other is not None
     response = client.get("/kpis/review/", {"scope": f"w:{other.workshop}"})
     assert response.status_code == 200
     assert f">{other.name}</th>" not in response.content.decode()
@@ -207,6 +210,7 @@ def test_a_limited_user_sees_only_their_stations(client, filled, clock):
 
 def test_a_workshop_scope_keeps_its_stations_only(manager, filled):
     station = Station.objects.order_by("name").first()
+    assert station is not None
     body = manager.get("/kpis/review/", {"scope": f"w:{station.workshop}"}).content.decode()
     for other in Station.objects.exclude(workshop=station.workshop):
         assert f">{other.name}</th>" not in body
@@ -216,6 +220,7 @@ def test_a_workshop_scope_keeps_its_stations_only(manager, filled):
 def test_by_default_the_review_is_one_workshops_last_shift(manager, filled, clock, monkeypatch):
     occ = the_shift(clock)
     first = Station.objects.order_by("name", "pk").first()
+    assert first is not None
     body = manager.get("/kpis/review/").content.decode()
     # One workshop, so the shift means the same for every station in the table.
     for station in Station.objects.all():
@@ -254,6 +259,7 @@ def test_parts_are_cut_pro_rata_at_the_edges(filled, clock):
     from kpis.review import parts_made
 
     slot = PartTally.objects.order_by("slot").values_list("slot", flat=True).first()
+    assert slot is not None
     ids = list(Station.objects.values_list("pk", flat=True))
     whole = sum(parts_made(ids, slot, slot + timedelta(minutes=15)).values())
     half = sum(

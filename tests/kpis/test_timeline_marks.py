@@ -16,6 +16,7 @@ from kpis.timeline import PATTERNED, build_timeline
 from stations.models import State
 from tests.dashboard.test_marks import french
 from tests.kpis.test_timeline import BREAKDOWN, RUN, SYNCED, WAIT, at, catalogue, station, top
+from tests.lookups import search
 
 pytestmark = pytest.mark.django_db
 
@@ -91,15 +92,15 @@ def test_the_legend_shows_each_states_pattern_and_icon_with_its_name():
     for bucket in PATTERNED:
         assert f'<pattern id="kpis-tl-pat-{bucket}"' in html
     legend = html[html.index('class="tl-legend"') : html.index("</ul>")]
-    item = re.search(r'<li data-legend="Spindle failure"[^>]*>(.*?)</li>', legend).group(0)
+    item = search(r'<li data-legend="Spindle failure"[^>]*>(.*?)</li>', legend).group(0)
     assert 'data-bucket="Breakdown"' in item
     assert "tl-swatch-state pat-failure" in item
     assert 'class="mark mark-failure" role="img" aria-label="Breakdown"' in item
-    item = re.search(r'<li data-legend="Production"[^>]*>(.*?)</li>', legend).group(0)
+    item = search(r'<li data-legend="Production"[^>]*>(.*?)</li>', legend).group(0)
     assert 'class="mark mark-production" role="img" aria-label="Production"' in item
-    item = re.search(r'<li data-legend="No data"[^>]*>(.*?)</li>', legend).group(0)
+    item = search(r'<li data-legend="No data"[^>]*>(.*?)</li>', legend).group(0)
     assert 'class="mark mark-none" role="img" aria-label="No state"' in item
-    item = re.search(r'<li data-legend="Alarm"[^>]*>(.*?)</li>', legend).group(0)
+    item = search(r'<li data-legend="Alarm"[^>]*>(.*?)</li>', legend).group(0)
     assert "mark-" not in item
 
 
@@ -112,5 +113,5 @@ def test_the_legend_names_the_buckets_in_french(state, bucket, label):
     tl = day_of_every_bucket()
     with override("fr"):
         html = render(tl)
-    item = re.search(rf'<li data-legend="{state}"[^>]*>(.*?)</li>', html).group(0)
+    item = search(rf'<li data-legend="{state}"[^>]*>(.*?)</li>', html).group(0)
     assert f'class="mark mark-{bucket}" role="img" aria-label="{french(label)}"' in item

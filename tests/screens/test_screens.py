@@ -35,6 +35,7 @@ from screens.services import (
     touch,
 )
 from stations.models import Station
+from tests.lookups import present, search
 
 pytestmark = pytest.mark.django_db
 
@@ -193,7 +194,7 @@ def test_creating_a_screen_shows_its_enrolment_link_once(staff):
     assert response.status_code == 200
     assert response["Cache-Control"].startswith("max-age=0")
     body = response.content.decode()
-    _, token = LINK.search(body).groups()
+    _, token = present(LINK.search(body)).groups()
     assert "It works once and expires in 7 days." in body
     screen = Screen.objects.get()
     assert (screen.name, screen.rotation_seconds, screen.language) == ("Hall A", 30, "fr")
@@ -316,7 +317,7 @@ def test_enrolment_needs_the_csrf_token(screen_token):
     screen.refresh_from_db()
     assert screen.enrolled_at is None
     page = browser.get(f"/screens/enrol/{token}/").content.decode()
-    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    csrf = search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
     response = browser.post(f"/screens/enrol/{token}/", {"csrfmiddlewaretoken": csrf})
     assert response.status_code == 303
     assert DEVICE_COOKIE in response.cookies
@@ -395,7 +396,7 @@ def test_issuing_a_link_from_the_list_shows_it_once(staff, screen_token):
     screen, old = screen_token
     response = staff.post(f"/screens/{screen.pk}/link/")
     assert response.status_code == 200
-    _, token = LINK.search(response.content.decode()).groups()
+    _, token = present(LINK.search(response.content.decode())).groups()
     assert token != old
     assert enrolment_screen(token) == screen
     assert LINK.search(staff.get("/screens/").content.decode()) is None
@@ -562,7 +563,7 @@ def _confirmation(token: str):
 
     browser = Client(enforce_csrf_checks=True)
     page = browser.get(f"/screens/enrol/{token}/")
-    form_token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode())
+    form_token = search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode())
     return browser, page, form_token.group(1)
 
 

@@ -142,7 +142,7 @@ def concrete(route: Route, ids: dict[str, int]) -> str:
         if name == "pk" and route.namespace in ids:
             return str(ids[route.namespace])
         if name == "action":
-            return ids.get("action", Action.FORCE_AUTO.value)
+            return Action.FORCE_AUTO.value
         if name == "token":
             return secrets.token_urlsafe(32)
         raise AssertionError(f"teach the access tests the parameter {name} of {route.name}")
@@ -340,12 +340,13 @@ def test_other_workshops_pages_are_404_and_their_actions_reach_nothing(client, f
     overview = client.get("/stations/").content.decode()
     assert f'id="row-{outside.pk}"' not in overview
     assert f'id="tile-{outside.pk}"' not in client.get("/wall/").content.decode()
-    for action, values in [
+    attempts: list[tuple[str, dict[str, object]]] = [
         ("change_state", {"state": 1, "comment": "x"}),
         ("replace_state", {"state": 1}),
         ("force_auto", {}),
         ("reset_parts", {"part_count": 0}),
-    ]:
+    ]
+    for action, values in attempts:
         response = client.post(
             f"/stations/{outside.pk}/actions/{action}/",
             {**values, "idempotency_key": uuid.uuid4().hex},

@@ -15,6 +15,7 @@ import json
 import re
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -82,7 +83,7 @@ def rewrite(value):
         return [rewrite(item) for item in value]
     if not isinstance(value, dict):
         return value
-    out = {}
+    out: dict[str, Any] = {}
     for key, item in value.items():
         low = key.lower()
         if low == "color" and isinstance(item, str):
@@ -167,6 +168,7 @@ class World:
 
     def review_query(self) -> dict[str, str]:
         first = Station.objects.order_by("name", "pk").first()
+        assert first is not None
         occ = previous_shift(Calendars().for_workshop(first.workshop), self.clock())
         if occ is None:
             return {"scope": "all", "period": "day", "date": self.clock().date().isoformat()}

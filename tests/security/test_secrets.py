@@ -15,6 +15,7 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
 from openpyxl import load_workbook
@@ -62,7 +63,7 @@ def world(settings, monkeypatch, caplog) -> World:
     return world
 
 
-def olga() -> get_user_model():
+def olga() -> User:
     user = get_user_model().objects.create_superuser("olga", "", "x" * 12)
     Profile.objects.create(user=user, cwork_api_key=USER_KEY)
     return user

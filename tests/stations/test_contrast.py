@@ -17,6 +17,7 @@ from core.colours import (
     state_color,
 )
 from simulator.world import _make_states
+from tests.lookups import search
 
 AA = 4.5
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +25,7 @@ WALL_CSS = (ROOT / "static/dashboard/wall.css").read_text()
 DASHBOARD_CSS = (ROOT / "static/dashboard/dashboard.css").read_text()
 STATIONS_CSS = (ROOT / "static/stations/stations.css").read_text()
 #: The page's text colour (--fg) on dark surfaces.
-FG = re.search(r"--fg: (#[0-9a-f]{6})", DASHBOARD_CSS).group(1)
+FG = search(r"--fg: (#[0-9a-f]{6})", DASHBOARD_CSS).group(1)
 
 SIMULATOR_COLORS = sorted({s.color for s in _make_states()})
 #: The colours CWork's API documentation (v1.9) shows: its "Colors" table and its state
@@ -74,7 +75,7 @@ def test_text_on_every_state_colour_meets_aa(color):
 def test_stale_tiles_keep_their_text_at_aa_on_both_stripes(color):
     """wall.css stripes a stale tile with the state's colour and a mix moved away from the
     text colour; the text is never dimmed."""
-    assert "opacity" not in re.search(r"body\.stale [^{]*\.tile[^{]*\{[^}]*\}", WALL_CSS).group(0)
+    assert "opacity" not in search(r"body\.stale [^{]*\.tile[^{]*\{[^}]*\}", WALL_CSS).group(0)
     text = readable_text_color(color)
     selector = r"\.tile\.ink-dark" if text == "#000000" else r"\.tile"
     mixing = r"color-mix\(in srgb, var\(--state\), (#[0-9a-f]{3,6}) (\d+)%\)"
@@ -151,5 +152,5 @@ def test_the_station_pages_fact_boxes_keep_the_text_at_aa(color):
     ink = "#ffffff" if found.group(1) == "255" else "#000000"
     box = mix(color, ink, float(found.group(2)))
     assert contrast_ratio(text, box) >= AA, (color, box, text)
-    assert "opacity" not in re.search(r"\.live-facts dt \{[^}]*\}", STATIONS_CSS).group(0)
-    assert "opacity" not in re.search(r"\.tile-order \{[^}]*\}", WALL_CSS).group(0)
+    assert "opacity" not in search(r"\.live-facts dt \{[^}]*\}", STATIONS_CSS).group(0)
+    assert "opacity" not in search(r"\.tile-order \{[^}]*\}", WALL_CSS).group(0)

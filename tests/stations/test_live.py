@@ -13,6 +13,7 @@ from cwork.client import CWorkClient
 from stations.jobs import run_job
 from stations.models import AlarmInterval, LiveStatus, PollRecord, ProgramRun, Station, SyncState
 from stations.signals import poll_committed, poll_rows_written
+from tests.lookups import present
 from tests.stations.helpers import (
     CountingTransport,
     RewritingTransport,
@@ -60,7 +61,7 @@ def test_a_state_change_in_cwork_is_stored_and_published(sim, cwork, clock, publ
 
     live = LiveStatus.objects.get(station__cwork_id=handle)
     assert live.state_cwork_id == state
-    assert live.state.cwork_id == state
+    assert present(live.state).cwork_id == state
     assert live.comment == "tool change"
     assert result.outcome.stations_changed == 1
     (change,) = published[-1].changes
@@ -245,7 +246,7 @@ def test_every_committed_poll_is_told_with_its_kind_and_a_failing_listener_fails
         poll_committed.disconnect(broken)
     assert catalogue.ok
     assert heard == [
-        ("catalogue", clock(), 12, catalogue.record.pk, None),
+        ("catalogue", clock(), 12, present(catalogue.record).pk, None),
         ("live", clock(), 12, live.record.pk, published[-1]),
     ]
     assert "broken failed after the live poll" in caplog.text
