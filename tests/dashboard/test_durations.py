@@ -29,6 +29,7 @@ from kpis.review import COLUMNS, TIME, text_of
 from kpis.timeline import Bar
 from stations.models import LiveStatus, State, Station
 from tests.kpis.test_exports import rendered
+from tests.lookups import present, search
 
 pytestmark = pytest.mark.django_db
 
@@ -109,7 +110,7 @@ def ticking_script_texts(words: dict[str, str], seconds: list[float]) -> list[st
     """What live.js's ticking times write for ``seconds``, with the page's ``words``."""
     source = LIVE_JS.read_text()
     functions = [
-        re.search(rf"  function {name}\(.*?\n  }}\n", source, re.S)[0]
+        search(rf"  function {name}\(.*?\n  }}\n", source, re.S)[0]
         for name in ("fill", "durationText")
     ]
     program = "".join(functions) + (
@@ -130,7 +131,9 @@ def test_the_pages_ticking_times_read_as_the_server_writes_them(language):
         tag = duration_words()
         expected = [format_duration(s) for s in SECONDS]
     words = json.loads(
-        re.fullmatch(r'<script id="duration-words" type="application/json">(.*)</script>', tag)[1]
+        present(
+            re.fullmatch(r'<script id="duration-words" type="application/json">(.*)</script>', tag)
+        )[1]
     )
     assert ticking_script_texts(words, SECONDS) == expected
 

@@ -81,7 +81,7 @@ def test_the_tile_and_the_overview_show_the_readable_alarms(alarmed, caplog):
     assert tile.first_alarm == SPINDLE
     assert odd_rows_logged(caplog)
 
-    pages = {
+    pages: dict[str, dict[str, object]] = {
         "wall/_tile.html": {"tile": tile},
         "stations/_overview_rows.html": {"rows": station_overview("", NOW)},
     }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
-from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync

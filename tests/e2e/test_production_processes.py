@@ -21,6 +21,7 @@ from channels_redis.core import RedisChannelLayer
 from core import realtime
 from cwork.client import CWorkClient
 from devtools.processes import Process, http_ok, simulator_answers, wait_until
+from tests.lookups import present
 
 from .conftest import Processes, free_port, pg_connect, process_env
 
@@ -119,7 +120,7 @@ WALLS = realtime.language_group(realtime.WALL_ALL_GROUP, "en")
 def station_pk(database: str, cwork_id: int) -> int:
     with pg_connect(database.rsplit("/", 1)[1]) as conn:
         row = conn.execute("SELECT id FROM stations_station WHERE cwork_id = %s", [cwork_id])
-        return row.fetchone()[0]
+        return present(row.fetchone())[0]
 
 
 async def next_tile_in_state(
