@@ -396,8 +396,8 @@ def _parse_start(value: object) -> datetime | None:
 
 def past_alarms(station: Station, day_start: datetime, now: datetime) -> tuple[list[AlarmRow], int]:
     """Alarms cleared today (or that ran into today), newest first, and how many there were."""
-    cleared = AlarmInterval.objects.filter(
-        station=station, end__isnull=False, end__gt=day_start, start__lte=now
+    cleared = AlarmInterval.objects.filter(station=station, end__isnull=False).overlapping(
+        day_start, now
     )
     rows = [
         AlarmRow(a.code, a.message, a.start, a.end, a.end - a.start if a.end else None)
@@ -411,8 +411,8 @@ def program_history(
 ) -> list[ProgramRow]:
     """Programs of one kind (running or selected) seen today, newest first."""
     runs = (
-        ProgramRun.objects.filter(station=station, kind=kind, start__lte=now)
-        .filter(Q(end__isnull=True) | Q(end__gt=day_start))
+        ProgramRun.objects.filter(station=station, kind=kind)
+        .overlapping(day_start, now)
         .order_by("-start")
     )
     return [

@@ -33,7 +33,7 @@ from core.colours import readable_text_color
 from core.formatting import format_duration
 from cwork.oee import Bucket
 from kpis.calendar import local
-from kpis.intervals import StatePiece, overlapping, state_pieces
+from kpis.intervals import StatePiece, state_pieces
 from kpis.mapping import NO_STATE, bucket_of, cached_state_buckets, mark_label
 from stations.models import AlarmInterval, ProgramRun, State, Station
 
@@ -395,7 +395,8 @@ def _alarm_rows(ids: list[int], start: datetime, until: datetime) -> dict[int, l
     if until <= start or not ids:
         return out
     rows = (
-        overlapping(AlarmInterval.objects.filter(station_id__in=ids), start, until)
+        AlarmInterval.objects.filter(station_id__in=ids)
+        .overlapping(start, until)
         .order_by("station_id", "start")
         .values_list("station_id", "start", "end", "code", "message")
     )
@@ -408,9 +409,9 @@ def _program_rows(ids: list[int], start: datetime, until: datetime) -> dict[int,
     out: dict[int, list[ProgramRow]] = {}
     if until <= start or not ids:
         return out
-    running = ProgramRun.objects.filter(station_id__in=ids, kind=ProgramRun.Kind.RUNNING)
     rows = (
-        overlapping(running, start, until)
+        ProgramRun.objects.filter(station_id__in=ids, kind=ProgramRun.Kind.RUNNING)
+        .overlapping(start, until)
         .order_by("station_id", "start")
         .values_list("station_id", "start", "end", "name", "context")
     )

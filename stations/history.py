@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from cwork.client import CWorkClient
@@ -84,7 +84,7 @@ def sync_station_history(
             ],
         )
         written["alarms"] = reconcile(
-            _overlapping(AlarmInterval.objects.filter(station=station), since, now),
+            AlarmInterval.objects.filter(station=station).overlapping(since, now),
             station,
             ("code", "start"),
             [
@@ -97,7 +97,7 @@ def sync_station_history(
             (ProgramRun.Kind.SELECTED, selected),
         ):
             written[f"{kind}_programs"] = reconcile(
-                _overlapping(ProgramRun.objects.filter(station=station, kind=kind), since, now),
+                ProgramRun.objects.filter(station=station, kind=kind).overlapping(since, now),
                 station,
                 ("kind", "start"),
                 [
@@ -132,10 +132,6 @@ def _tops_from(station: Station, since: datetime) -> datetime:
         .first()
     )
     return before or edge
-
-
-def _overlapping(queryset: models.QuerySet, start: datetime, end: datetime) -> models.QuerySet:
-    return queryset.filter(Q(end=None) | Q(end__gt=start), start__lte=end)
 
 
 def reconcile(
