@@ -66,6 +66,11 @@ def sync_station_history(
     alarms = client.station_alarms(station.cwork_id, since, now)
     running = client.running_programs(station.cwork_id, since, now)
     selected = client.selected_programs(station.cwork_id, since, now)
+    # CWork's answer as of now is the record of every alarm and run begun by then, now
+    # included: the live poll opens a provisional program run at its own now, which can be
+    # this sync's, and CWork's record of that run begins earlier. Stored times are whole
+    # microseconds, so the rows overlapping [since, now] are those overlapping this period.
+    through_now = now + timedelta.resolution
     written: dict[str, int] = {}
     with transaction.atomic():
         written["tops"] = reconcile(
@@ -84,7 +89,7 @@ def sync_station_history(
             ],
         )
         written["alarms"] = reconcile(
-            AlarmInterval.objects.filter(station=station).overlapping(since, now),
+            AlarmInterval.objects.filter(station=station).overlapping(since, through_now),
             station,
             ("code", "start"),
             [
@@ -97,7 +102,9 @@ def sync_station_history(
             (ProgramRun.Kind.SELECTED, selected),
         ):
             written[f"{kind}_programs"] = reconcile(
-                ProgramRun.objects.filter(station=station, kind=kind).overlapping(since, now),
+                ProgramRun.objects.filter(station=station, kind=kind).overlapping(
+                    since, through_now
+                ),
                 station,
                 ("kind", "start"),
                 [

@@ -1,5 +1,5 @@
 """One reading of "overlaps a period" for every stored interval: half-open [start, end), a
-row still open (``end`` null) running, and the history sync reconciling exactly that range."""
+row still open (``end`` null) running; and the range the history sync reconciles."""
 
 from __future__ import annotations
 
@@ -104,34 +104,39 @@ class EmptyCWork:
         return []
 
 
-def test_the_history_sync_reconciles_alarms_and_programs_over_its_half_open_range():
-    """CWork answers for [since, now): a row that starts exactly at ``now`` is the next
-    sync's, and one that ended exactly at ``since`` the previous one's. Both stay; what
-    overlaps the range and CWork no longer lists goes."""
+def test_the_history_sync_reconciles_alarms_and_programs_up_to_and_including_its_now():
+    """CWork's answer as of ``now`` records everything begun by then: a row that starts
+    exactly at ``now`` (a program run the live poll opened at that instant) is reconciled
+    with it, as is one still open; one that ended exactly at ``since`` is the previous
+    sync's, one that starts after ``now`` the next one's."""
     station = make_station()
     Station.objects.filter(pk=station.pk).update(history_synced_until=START, history_due=True)
     station.refresh_from_db()
     alarms = alarms_at_the_edges(station)
+    alarms["after the end"] = AlarmInterval.objects.create(
+        station=station, code="LATER", start=END + timedelta(microseconds=1), end=None
+    )
     runs = {
-        "ends at the start": ProgramRun.objects.create(
-            station=station, kind="running", name="O1", start=START - HOUR, end=START
-        ),
-        "starts at the end": ProgramRun.objects.create(
-            station=station, kind="running", name="O2", start=END, end=None, provisional=True
-        ),
-        "inside": ProgramRun.objects.create(
-            station=station, kind="running", name="O3", start=START + HOUR, end=START + 2 * HOUR
-        ),
+        name: ProgramRun.objects.create(
+            station=station, kind="running", name=name, start=start, end=end, provisional=True
+        )
+        for name, start, end in [
+            ("ends at the start", START - HOUR, START),
+            ("opened at the end", END, None),
+            ("inside", START + HOUR, START + 2 * HOUR),
+            ("after the end", END + timedelta(microseconds=1), None),
+        ]
     }
 
     sync_station_history(EmptyCWork(), station, {}, now=END)
 
     kept = set(AlarmInterval.objects.values_list("pk", flat=True))
-    assert {name for name, row in alarms.items() if row.pk in kept} == (
-        {"ends at the start", "starts at the end", "open, starts at the end"}
-    )
+    assert {name for name, row in alarms.items() if row.pk in kept} == {
+        "ends at the start",
+        "after the end",
+    }
     kept = set(ProgramRun.objects.values_list("pk", flat=True))
     assert {name for name, row in runs.items() if row.pk in kept} == {
         "ends at the start",
-        "starts at the end",
+        "after the end",
     }
