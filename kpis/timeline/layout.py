@@ -108,6 +108,36 @@ class LegendItem:
 
 
 @dataclass(frozen=True, slots=True)
+class StateStyles:
+    """How the states are named, coloured and marked on a drawing, by CWork state id: the
+    mark is the state's bucket (``kpis.mapping``), so two states of one name keep their own
+    and a renamed state keeps its."""
+
+    #: CWork state id → (name, colour).
+    catalogue: dict[int, tuple[str, str]]
+    buckets: dict[int, Bucket]
+    #: CWork state id → its bucket's mark.
+    marks: dict[int | None, str]
+    #: For a state the catalogue has no colour for (or does not know yet).
+    unknown_color: str = UNKNOWN_STATE_COLOR
+    #: For a stretch no record covers.
+    no_data_color: str = NO_DATA_COLOR
+
+
+def state_styles(
+    *, unknown_color: str = UNKNOWN_STATE_COLOR, no_data_color: str = NO_DATA_COLOR
+) -> StateStyles:
+    """The state catalogue as it is now, with the process's copy of the mapping."""
+    catalogue = {
+        cwork_id: (name, color or unknown_color)
+        for cwork_id, name, color in State.objects.values_list("cwork_id", "name", "color")
+    }
+    buckets = cached_state_buckets()
+    marks: dict[int | None, str] = {key: bucket_of(buckets, key).value for key in catalogue}
+    return StateStyles(catalogue, buckets, marks, unknown_color, no_data_color)
+
+
+@dataclass(frozen=True, slots=True)
 class TimelineRow:
     station: Station
     states: list[Bar]
@@ -191,12 +221,8 @@ def build_timeline(
     span = (end - start).total_seconds()
     scale = width / span if span > 0 else 0.0
     t_start, t_until, t_now = start.timestamp(), until.timestamp(), now.timestamp()
-    catalogue = {
-        cwork_id: (name, color or UNKNOWN_STATE_COLOR)
-        for cwork_id, name, color in State.objects.values_list("cwork_id", "name", "color")
-    }
-    buckets = cached_state_buckets()
-    marks: dict[int | None, str] = {key: bucket_of(buckets, key).value for key in catalogue}
+    styles = state_styles()
+    buckets, marks = styles.buckets, styles.marks
     if pieces is None:
         pieces = state_pieces(ids, start, end, now)
     alarms = _alarm_rows(ids, start, until)
@@ -209,7 +235,7 @@ def build_timeline(
     rows: list[TimelineRow] = []
     seen: dict[object, tuple[str, str, float]] = {}
     for station in stations:
-        state_segs = _state_segments(pieces[station.pk], t_start, t_until, catalogue, marks)
+        state_segs = _state_segments(pieces[station.pk], t_start, t_until, styles)
         alarm_segs, alarm_count = _alarm_segments(
             alarms.get(station.pk, ()), t_start, t_until, t_now
         )
@@ -306,12 +332,14 @@ def _state_segments(
     pieces: Iterable[StatePiece],
     t_start: float,
     t_until: float,
-    catalogue: dict[int, tuple[str, str]],
-    marks: dict[int | None, str] | None = None,
+    styles: StateStyles,
+    *,
+    merge: bool = True,
 ) -> list[_Seg]:
     """The pieces cut to [start, until] with the holes as "no data" (an overlap: the earlier
-    record wins)."""
+    record wins); with ``merge``, a record that continues the same state joins its bar."""
     segs: list[_Seg] = []
+    add = _append if merge else list.append
     cursor = t_start
     no_data = _("No data")
     for piece in pieces:
@@ -320,14 +348,14 @@ def _state_segments(
         if t1 <= t0:
             continue
         if t0 > cursor:
-            _append(segs, _Seg(cursor, t0, None, no_data, NO_DATA_COLOR, kind=NO_DATA))
-        name, color = catalogue.get(piece.state_cwork_id) or (
+            add(segs, _Seg(cursor, t0, None, no_data, styles.no_data_color, kind=NO_DATA))
+        name, color = styles.catalogue.get(piece.state_cwork_id) or (
             _("State %(id)s") % {"id": piece.state_cwork_id},
-            UNKNOWN_STATE_COLOR,
+            styles.unknown_color,
         )
         ongoing = piece.ongoing and t_end <= t_until
-        mark = (marks or {}).get(piece.state_cwork_id) or Bucket.OWN_STOP.value
-        _append(
+        mark = styles.marks.get(piece.state_cwork_id) or Bucket.OWN_STOP.value
+        add(
             segs,
             _Seg(
                 t0, t1, piece.state_cwork_id, name, color, piece.comment, STATE, ongoing, mark=mark
@@ -335,8 +363,29 @@ def _state_segments(
         )
         cursor = t1
     if cursor < t_until:
-        _append(segs, _Seg(cursor, t_until, None, no_data, NO_DATA_COLOR, kind=NO_DATA))
+        add(segs, _Seg(cursor, t_until, None, no_data, styles.no_data_color, kind=NO_DATA))
     return segs
+
+
+def day_bars(
+    pieces: Sequence[StatePiece],
+    start: datetime,
+    end: datetime,
+    until: datetime,
+    styles: StateStyles,
+) -> list[Bar]:
+    """One station's day for the station page, placed in percent of [start, end): from its
+    first record to ``until`` (now), holes as "no data". Each record keeps its own bar,
+    neither merged nor pooled, as the page lists them one by one with their comments."""
+    if not pieces or end <= start:
+        return []
+    t_start = start.timestamp()
+    scale = 100.0 / (end - start).total_seconds()
+    first = max(pieces[0].start.timestamp(), t_start)
+    segs = _state_segments(pieces, first, until.timestamp(), styles, merge=False)
+    for seg in segs:
+        seg.x0, seg.x1 = (seg.t0 - t_start) * scale, (seg.t1 - t_start) * scale
+    return _bars(segs, t_start, scale, digits=None)
 
 
 AlarmRow = tuple[datetime, datetime | None, str, str]
@@ -529,11 +578,18 @@ def _copy(seg: _Seg, x0: float, x1: float) -> _Seg:
     )  # fmt: skip
 
 
-def _bars(segs: Iterable[_Seg], t_start: float, scale: float) -> list[Bar]:
+def _bars(
+    segs: Iterable[_Seg], t_start: float, scale: float, *, digits: int | None = 3
+) -> list[Bar]:
+    """The laid-out stretches as bars, positions rounded to ``digits`` (None: as they are)."""
+
+    def rounded(value: float) -> float:
+        return value if digits is None else round(value, digits)
+
     return [
         Bar(
-            x=round(seg.x0, 3),
-            width=round(seg.x1 - seg.x0, 3),
+            x=rounded(seg.x0),
+            width=rounded(seg.x1 - seg.x0),
             color=seg.color,
             label=seg.label,
             start=datetime.fromtimestamp(seg.t0, UTC),
