@@ -13,14 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
-from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from core.colours import NEUTRAL, readable_text_color
 from core.formatting import format_duration
 from dashboard.overview import Severity, severity_of
 from dashboard.tiles import Tile, tile_for
+from kpis.intervals import state_pieces
+from kpis.timeline import Bar, Tick, axis_ticks, day_bars, state_styles
 from stations.health import ingest_health
 from stations.models import (
     AlarmInterval,
@@ -28,9 +28,7 @@ from stations.models import (
     Operation,
     Order,
     ProgramRun,
-    State,
     Station,
-    Top,
 )
 
 #: At most this many cleared alarms are listed for a day (the count says how many there were).
@@ -60,46 +58,12 @@ def day_bounds(now: datetime) -> tuple[datetime, datetime]:
 
 
 @dataclass(frozen=True, slots=True)
-class Segment:
-    """A piece of today's timeline, cut at the day's edges (and at now)."""
-
-    start: datetime
-    end: datetime
-    state_name: str
-    color: str
-    text_color: str
-    comment: str
-    #: Position and width on the day's bar, in percent of the whole day.
-    left: float
-    width: float
-    #: False for a stretch with no record at all (shown as "no data", never as a state).
-    known: bool = True
-    #: The state the station is in now.
-    ongoing: bool = False
-
-    @property
-    def duration(self) -> timedelta:
-        return self.end - self.start
-
-    @property
-    def duration_text(self) -> str:
-        return format_duration(self.duration)
-
-
-@dataclass(frozen=True, slots=True)
-class Tick:
-    at: datetime
-    left: float
-    #: Every third hour carries a label on a tablet, every sixth on a phone.
-    major: bool
-    wide: bool
-
-
-@dataclass(frozen=True, slots=True)
 class StateTotal:
     state_name: str
     color: str
     text_color: str
+    #: The state's bucket (``kpis.mapping``), as its mark.
+    mark: str
     duration: timedelta
     #: Share of the recorded part of the day, in percent.
     percent: float
@@ -184,7 +148,8 @@ class StationDetail:
     now: datetime
     day_start: datetime
     day_end: datetime
-    timeline: list[Segment]
+    #: Today's states, positions in percent of the day.
+    timeline: list[Bar]
     ticks: list[Tick]
     #: Where now is on the day's bar, in percent.
     now_percent: float
@@ -209,7 +174,7 @@ def station_detail(station: Station, now: datetime) -> StationDetail:
     health = ingest_health(now)
     tile = tile_for(station, stale=health.stale, now=now)
     day_start, day_end = day_bounds(now)
-    timeline = day_timeline(station, tile.live, day_start, day_end, now)
+    timeline = day_timeline(station, day_start, day_end, now)
     past, past_count = past_alarms(station, day_start, now)
     return StationDetail(
         station=station,
@@ -219,7 +184,7 @@ def station_detail(station: Station, now: datetime) -> StationDetail:
         day_start=day_start,
         day_end=day_end,
         timeline=timeline,
-        ticks=hour_ticks(day_start, day_end),
+        ticks=axis_ticks(day_start, day_end, 100.0),
         now_percent=_percent(now - day_start, day_end - day_start),
         totals=state_totals(timeline),
         active_alarms=active_alarms(tile.live, now),
@@ -239,128 +204,30 @@ def _percent(part: timedelta, whole: timedelta) -> float:
     return max(0.0, min(100.0, 100.0 * part / whole))
 
 
-@dataclass(slots=True)
-class _Piece:
-    start: datetime
-    end: datetime
-    state: State | None
-    state_cwork_id: int | None
-    comment: str
-    known: bool = True
-    ongoing: bool = False
-
-
 def day_timeline(
-    station: Station,
-    live: LiveStatus | None,
-    day_start: datetime,
-    day_end: datetime,
-    now: datetime,
-) -> list[Segment]:
-    """Today's states from the stored tops, cut at [start of day, now], without holes.
-
-    A top still open lasts until the next one starts, or until now. The live status is
-    newer than the history sync (which runs every half minute or so): a state change it has
-    seen and the history has not is drawn from the live status. A stretch nothing covers is
-    a "no data" segment, so the bar never shows a state CWork did not report.
-    """
-    end_of_view = min(now, day_end)
-    tops = list(
-        Top.objects.filter(station=station, start__lt=end_of_view)
-        .filter(Q(end__isnull=True) | Q(end__gt=day_start))
-        .select_related("state")
-        .order_by("start")
-    )
-    pieces: list[_Piece] = []
-    for index, top in enumerate(tops):
-        following = tops[index + 1].start if index + 1 < len(tops) else None
-        end = top.end or following or end_of_view
-        pieces.append(_Piece(top.start, end, top.state, top.state_cwork_id, top.comment))
-
-    if live is not None and live.since is not None and live.state_cwork_id is not None:
-        newest = pieces[-1] if pieces else None
-        if newest is None or live.since > newest.start:
-            # The history has not caught up with the live poll yet.
-            if newest is not None and newest.end > live.since:
-                newest.end = live.since
-            pieces.append(
-                _Piece(live.since, end_of_view, live.state, live.state_cwork_id, live.comment)
-            )
-        last = pieces[-1]
-        if last.start == live.since and last.end >= end_of_view:
-            last.ongoing = True
-
-    cut: list[_Piece] = []
-    for piece in pieces:
-        start, end = max(piece.start, day_start), min(piece.end, end_of_view)
-        if cut and start < cut[-1].end:  # overlapping records: the earlier one wins
-            start = cut[-1].end
-        if end <= start:
-            continue
-        if cut and start > cut[-1].end:
-            cut.append(_Piece(cut[-1].end, start, None, None, "", known=False))
-        piece.start, piece.end = start, end
-        cut.append(piece)
-    if cut and cut[-1].end < end_of_view:
-        cut.append(_Piece(cut[-1].end, end_of_view, None, None, "", known=False))
-
-    whole = day_end - day_start
-    return [_segment(p, day_start, whole) for p in cut]
+    station: Station, day_start: datetime, day_end: datetime, now: datetime
+) -> list[Bar]:
+    """Today's states, cut at [start of day, now], without holes: the intervals the KPIs
+    read (``kpis.intervals.state_pieces``: an open top lasts until the next one starts or
+    until now, and a state change the live poll has seen before the history sync is
+    included). A stretch nothing covers is "no data", so the bar never shows a state CWork
+    did not report."""
+    pieces = state_pieces([station.pk], day_start, day_end, now)[station.pk]
+    styles = state_styles(unknown_color=NEUTRAL, no_data_color=NEUTRAL)
+    return day_bars(pieces, day_start, day_end, min(now, day_end), styles)
 
 
-def _segment(piece: _Piece, day_start: datetime, whole: timedelta) -> Segment:
-    if not piece.known:
-        name, color = _("No data"), ""
-    elif piece.state is not None:
-        name, color = piece.state.name, piece.state.color
-    else:
-        name, color = _("State %(id)s") % {"id": piece.state_cwork_id}, ""
-    color = color or NEUTRAL
-    return Segment(
-        start=piece.start,
-        end=piece.end,
-        state_name=name,
-        color=color,
-        text_color=readable_text_color(color),
-        comment=piece.comment,
-        left=_percent(piece.start - day_start, whole),
-        width=_percent(piece.end - piece.start, whole),
-        known=piece.known,
-        ongoing=piece.ongoing,
-    )
-
-
-def hour_ticks(day_start: datetime, day_end: datetime) -> list[Tick]:
-    """One tick per hour of the day (23 or 25 on the days the clocks change)."""
-    zone = timezone.get_current_timezone()
-    whole = day_end - day_start
-    ticks = []
-    at = day_start
-    while at < day_end:
-        hour = at.astimezone(zone).hour
-        ticks.append(
-            Tick(
-                at=at,
-                left=_percent(at - day_start, whole),
-                major=hour % 3 == 0,
-                wide=hour % 6 == 0,
-            )
-        )
-        at += timedelta(hours=1)
-    return ticks
-
-
-def state_totals(timeline: Sequence[Segment]) -> list[StateTotal]:
+def state_totals(timeline: Sequence[Bar]) -> list[StateTotal]:
     """Time in each state today, longest first (stretches without data left out)."""
-    sums: dict[tuple[str, str], timedelta] = {}
-    for segment in timeline:
-        if segment.known:
-            key = (segment.state_name, segment.color)
-            sums[key] = sums.get(key, timedelta(0)) + segment.duration
+    sums: dict[tuple[str, str, str], timedelta] = {}
+    for bar in timeline:
+        if bar.known:
+            key = (bar.label, bar.color, bar.mark)
+            sums[key] = sums.get(key, timedelta(0)) + bar.duration
     recorded = sum(sums.values(), timedelta(0))
     totals = [
-        StateTotal(name, color, readable_text_color(color), total, _percent(total, recorded))
-        for (name, color), total in sums.items()
+        StateTotal(name, color, readable_text_color(color), mark, total, _percent(total, recorded))
+        for (name, color, mark), total in sums.items()
     ]
     totals.sort(key=lambda t: (-t.duration, t.state_name))
     return totals
@@ -376,8 +243,8 @@ def active_alarms(live: LiveStatus | None, now: datetime) -> list[AlarmRow]:
 
 def past_alarms(station: Station, day_start: datetime, now: datetime) -> tuple[list[AlarmRow], int]:
     """Alarms cleared today (or that ran into today), newest first, and how many there were."""
-    cleared = AlarmInterval.objects.filter(
-        station=station, end__isnull=False, end__gt=day_start, start__lte=now
+    cleared = AlarmInterval.objects.filter(station=station, end__isnull=False).overlapping(
+        day_start, now
     )
     rows = [
         AlarmRow(a.code, a.message, a.start, a.end, a.end - a.start if a.end else None)
@@ -391,8 +258,8 @@ def program_history(
 ) -> list[ProgramRow]:
     """Programs of one kind (running or selected) seen today, newest first."""
     runs = (
-        ProgramRun.objects.filter(station=station, kind=kind, start__lte=now)
-        .filter(Q(end__isnull=True) | Q(end__gt=day_start))
+        ProgramRun.objects.filter(station=station, kind=kind)
+        .overlapping(day_start, now)
         .order_by("-start")
     )
     return [

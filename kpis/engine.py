@@ -299,7 +299,7 @@ def _tallies(
 
 def _cwork_figures(ids: list[int], start: datetime, until: datetime) -> dict[int, list]:
     out: dict[int, list[CWorkFigures]] = defaultdict(list)
-    for row in CWorkFigures.objects.filter(station_id__in=ids, start__lt=until, end__gt=start):
+    for row in CWorkFigures.objects.filter(station_id__in=ids).overlapping(start, until):
         out[row.station_id].append(row)
     return out
 

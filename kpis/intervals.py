@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, Subquery
 
 from kpis.calendar import merge
 from stations.models import LiveStatus, Station, Top
@@ -25,12 +25,6 @@ class StatePiece:
     comment: str
     #: Still running now (its end is "now").
     ongoing: bool = False
-
-
-def overlapping(rows: QuerySet, start: datetime, until: datetime) -> QuerySet:
-    """Interval rows (alarms, program runs) that overlap [start, until); one still open
-    (``end`` null) overlaps every later period."""
-    return rows.filter(start__lt=until).filter(Q(end__isnull=True) | Q(end__gt=start))
 
 
 def known_spans(

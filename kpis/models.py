@@ -12,6 +12,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from cwork.oee import Bucket
+from stations.models import IntervalQuerySet
 
 WEEKDAYS = (
     ("monday", _("Monday")),
@@ -244,6 +245,8 @@ class CWorkFigures(models.Model):
     fetched_at = models.DateTimeField(_("fetched at"))
     times = models.JSONField(_("times"), default=dict)
     rates = models.JSONField(_("rates"), default=dict)
+
+    objects = IntervalQuerySet.as_manager()
 
     class Meta:
         ordering = ["station", "start"]

@@ -22,7 +22,7 @@ from core.colours import readable_text_color
 from core.formatting import format_duration
 from cwork.oee import Bucket
 from kpis.calendar import Calendars, Span, opening
-from kpis.intervals import StatePiece, overlapping, state_pieces
+from kpis.intervals import StatePiece, state_pieces
 from kpis.mapping import bucket_of, state_buckets
 from kpis.timeline import alarm_label
 from stations.models import AlarmInterval, State, Station
@@ -283,7 +283,8 @@ def alarm_pareto(
     if until <= start or not ids:
         return Pareto(title, [], 0.0, empty)
     rows = (
-        overlapping(AlarmInterval.objects.filter(station_id__in=ids), start, until)
+        AlarmInterval.objects.filter(station_id__in=ids)
+        .overlapping(start, until)
         .order_by("start")
         .values_list("code", "message", "start", "end")
     )

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from cwork.client import CWorkClient
@@ -66,6 +66,11 @@ def sync_station_history(
     alarms = client.station_alarms(station.cwork_id, since, now)
     running = client.running_programs(station.cwork_id, since, now)
     selected = client.selected_programs(station.cwork_id, since, now)
+    # CWork's answer as of now is the record of every alarm and run begun by then, now
+    # included: the live poll opens a provisional program run at its own now, which can be
+    # this sync's, and CWork's record of that run begins earlier. Stored times are whole
+    # microseconds, so the rows overlapping [since, now] are those overlapping this period.
+    through_now = now + timedelta.resolution
     written: dict[str, int] = {}
     with transaction.atomic():
         written["tops"] = reconcile(
@@ -84,7 +89,7 @@ def sync_station_history(
             ],
         )
         written["alarms"] = reconcile(
-            _overlapping(AlarmInterval.objects.filter(station=station), since, now),
+            AlarmInterval.objects.filter(station=station).overlapping(since, through_now),
             station,
             ("code", "start"),
             [
@@ -97,7 +102,9 @@ def sync_station_history(
             (ProgramRun.Kind.SELECTED, selected),
         ):
             written[f"{kind}_programs"] = reconcile(
-                _overlapping(ProgramRun.objects.filter(station=station, kind=kind), since, now),
+                ProgramRun.objects.filter(station=station, kind=kind).overlapping(
+                    since, through_now
+                ),
                 station,
                 ("kind", "start"),
                 [
@@ -132,10 +139,6 @@ def _tops_from(station: Station, since: datetime) -> datetime:
         .first()
     )
     return before or edge
-
-
-def _overlapping(queryset: models.QuerySet, start: datetime, end: datetime) -> models.QuerySet:
-    return queryset.filter(Q(end=None) | Q(end__gt=start), start__lte=end)
 
 
 def reconcile(

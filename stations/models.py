@@ -7,6 +7,9 @@ twice (by the live poll and by the history sync) is stored once.
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import TypeVar
+
 from django.db import models
 from django.db.models import Q
 from django.utils.functional import Promise
@@ -118,10 +121,25 @@ class LiveStatus(models.Model):
         return decode_alarms(self.alarms, station_id=self.station_id)
 
 
+_Row = TypeVar("_Row", bound=models.Model)
+
+
+class IntervalQuerySet(models.QuerySet[_Row]):
+    """Rows with a ``start`` and an ``end`` (null while still open)."""
+
+    def overlapping(self, start: datetime, end: datetime) -> IntervalQuerySet[_Row]:
+        """The rows that share time with [start, end): begun before ``end``, not over by
+        ``start``. One still open is running, so it overlaps every period after its start;
+        one that ends at ``start`` or begins at ``end`` only touches the period."""
+        return self.filter(Q(end__isnull=True) | Q(end__gt=start), start__lt=end)
+
+
 class Interval(models.Model):
     station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="+")
     start = models.DateTimeField(_("start"))
     end = models.DateTimeField(_("end"), null=True, blank=True)
+
+    objects = IntervalQuerySet.as_manager()
 
     class Meta:
         abstract = True

@@ -9,7 +9,7 @@ from django import template
 from django.utils.functional import Promise
 
 from core.colours import state_color as _state_color
-from kpis.mapping import NO_DATA_LABEL, NO_STATE, cached_mark_of_name, mark_label
+from kpis.mapping import NO_DATA_LABEL, NO_STATE, mark_label
 
 register = template.Library()
 
@@ -22,13 +22,12 @@ class Mark:
 
 
 @register.simple_tag
-def state_mark(state_name: str, known: bool = True) -> Mark:
-    """The mark of a stretch of today's timeline or of a total, from its state's name;
-    ``known`` False is a stretch without data."""
+def state_mark(mark: str, known: bool = True) -> Mark:
+    """A stretch of today's timeline or a total's mark (its bucket, found by its state's id)
+    with its name; ``known`` False is a stretch without data."""
     if not known:
         return Mark(NO_STATE, NO_DATA_LABEL)
-    key = cached_mark_of_name(state_name)
-    return Mark(key, mark_label(key))
+    return Mark(mark, mark_label(mark))
 
 
 @register.filter

@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from core.colours import readable_text_color
 from dashboard.overview import Severity, station_overview
-from dashboard.station_page import day_bounds, hour_ticks, station_detail
+from dashboard.station_page import day_bounds, station_detail
+from kpis.timeline import axis_ticks
 from simulator import ManualClock, Simulator
 from simulator.world import BREAKDOWN, PRODUCTION, WorldError
 from stations.jobs import run_job
@@ -457,18 +458,18 @@ def test_the_timeline_is_the_days_tops_contiguous_up_to_now(sim, clock, filled):
         assert [(s.start, s.end) for s in segments] == [(e[0], e[1]) for e in expected]
         for segment, (_, _, state) in zip(segments, expected, strict=True):
             assert segment.known
-            assert segment.state_name == colors[state].name
+            assert segment.label == colors[state].name
             assert segment.color == colors[state].color
             assert segment.text_color == readable_text_color(colors[state].color)
         for before, after in itertools.pairwise(segments):
             assert before.end == after.start
-            assert before.left + before.width == pytest.approx(after.left, abs=1e-9)
+            assert before.x + before.width == pytest.approx(after.x, abs=1e-9)
         first = Top.objects.filter(station=station).order_by("start").first()
         assert first is not None
         assert segments[0].start == max(day_start, first.start)
         assert segments[-1].end == now
         assert segments[-1].ongoing
-        assert segments[-1].state_name == present(station.live.state).name
+        assert segments[-1].label == present(station.live.state).name
         assert sum(s.width for s in segments) == pytest.approx(
             100 * (now - segments[0].start) / (day_end - day_start)
         )
@@ -495,7 +496,7 @@ def test_a_change_the_history_has_not_seen_yet_is_drawn_from_the_live_status(
 
     last = segments[-1]
     assert (last.start, last.end) == (changed_at, clock())
-    assert last.state_name == State.objects.get(cwork_id=new_state).name
+    assert last.label == State.objects.get(cwork_id=new_state).name
     assert last.comment == "waiting for the crane"
     assert last.ongoing
     assert segments[-2].end == changed_at
@@ -503,8 +504,8 @@ def test_a_change_the_history_has_not_seen_yet_is_drawn_from_the_live_status(
 
     sync("history", cwork, clock)  # and once it has, the same day
     again = station_detail(station, clock()).timeline
-    assert [(s.start, s.end, s.state_name) for s in again] == [
-        (s.start, s.end, s.state_name) for s in segments
+    assert [(s.start, s.end, s.label) for s in again] == [
+        (s.start, s.end, s.label) for s in segments
     ]
 
 
@@ -520,7 +521,7 @@ def test_a_stretch_without_any_record_is_shown_as_no_data(sim, cwork, clock, fil
 
     (gap,) = [s for s in segments if not s.known]
     assert (gap.start, gap.end) == (max(hole.start, day_start), hole.end)
-    assert gap.state_name == "No data"
+    assert gap.label == "No data"
     for before, after in itertools.pairwise(segments):
         assert before.end == after.start
 
@@ -557,10 +558,10 @@ def test_a_day_when_the_clocks_go_back_has_25_hours(settings):
         datetime(2026, 10, 24, 22, 0, tzinfo=UTC),
         datetime(2026, 10, 25, 23, 0, tzinfo=UTC),
     )
-    ticks = hour_ticks(start, end)
+    ticks = axis_ticks(start, end, 100.0)  # the station day's axis, in percent
     assert len(ticks) == 25
     assert [t.at.astimezone(PARIS).hour for t in ticks[:5]] == [0, 1, 2, 2, 3]
-    assert ticks[1].left == pytest.approx(4.0)  # 1 hour of 25
+    assert ticks[1].percent == pytest.approx(4.0)  # 1 hour of 25
 
 
 def test_the_page_draws_the_timeline_in_state_colours_and_lists_it(viewer, site):
@@ -575,13 +576,13 @@ def test_the_page_draws_the_timeline_in_state_colours_and_lists_it(viewer, site)
     )
     assert len(segments) == len(detail.timeline)
     for (left, width, color, on, name), segment in zip(segments, detail.timeline, strict=True):
-        assert (color, on, name) == (segment.color, segment.text_color, segment.state_name)
-        assert float(left) == pytest.approx(segment.left, abs=1e-3)
+        assert (color, on, name) == (segment.color, segment.text_color, segment.label)
+        assert float(left) == pytest.approx(segment.x, abs=1e-3)
         assert float(width) == pytest.approx(segment.width, abs=0.05)
     zone = timezone.get_current_timezone()
     first = detail.timeline[0]
     label = (
-        f"{first.state_name}, {first.start.astimezone(zone):%H:%M} to "
+        f"{first.label}, {first.start.astimezone(zone):%H:%M} to "
         f"{first.end.astimezone(zone):%H:%M} ({first.duration_text})"
     )
     assert f'aria-label="{label}"' in body

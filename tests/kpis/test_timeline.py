@@ -274,7 +274,7 @@ def test_ninety_days_of_dense_history_stay_bounded(monkeypatch):
 
     # On a page of many stations, each row details its 30 widest bars and draws the rest as
     # one path per state: a row stays within a few tens of kilobytes.
-    monkeypatch.setattr(timeline, "DETAIL_BUDGET", 30 * len(stations))
+    monkeypatch.setattr(timeline.layout, "DETAIL_BUDGET", 30 * len(stations))
     tl = build_timeline(stations, start, end, now=end + timedelta(days=1), width=width)
     for row in tl.rows:
         markup = str(row.markup)

@@ -1,5 +1,6 @@
-"""The shift review's timeline: each station's states, alarms and running programs over a
-period, as bars ready to draw in one SVG row per station.
+"""The shift review's timeline laid out: each station's states, alarms and running programs
+over a period, as bars ready to draw in one SVG row per station (:mod:`.svg` draws them,
+:mod:`.axis` ticks the time under them); and one station's day as bars for the station page.
 
 Why it is shaped this way
     - A review can span 90 days of 100 stations: hundreds of thousands of records. Each lane
@@ -7,60 +8,46 @@ Why it is shaped this way
       records narrower than one user unit are pooled per unit column, the column drawn in
       whatever covers most of it. A lane never holds more than about two bars per column,
       whatever the history.
-    - Positions come from UTC seconds, so a day of 23 or 25 hours is drawn as it was; every
-      label is in the plant's time zone.
+    - Positions come from UTC seconds, so a day of 23 or 25 hours is drawn as it was.
     - Time no record covers is "no data", never a state; the future is left blank.
-    - A row's rectangles are written here (:attr:`TimelineRow.markup`) rather than by a
-      template loop: a long period draws tens of thousands of them, which the template
-      engine renders too slowly for a TV.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
-from html import escape
+from datetime import UTC, datetime, timedelta
 
-from django.utils import formats, timezone
-from django.utils.safestring import SafeString, mark_safe
+from django.utils import timezone
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from core.colours import readable_text_color
 from core.formatting import format_duration
 from cwork.oee import Bucket
-from kpis.calendar import local
-from kpis.intervals import StatePiece, overlapping, state_pieces
+from kpis.intervals import StatePiece, state_pieces
 from kpis.mapping import NO_STATE, bucket_of, cached_state_buckets, mark_label
+from kpis.timeline.axis import HOUR, Tick, axis_ticks
+from kpis.timeline.svg import (
+    ALARM,
+    ALARM_COLOR,
+    NO_DATA,
+    NO_DATA_COLOR,
+    PROGRAM,
+    PROGRAM_COLORS,
+    ROW_HEIGHT,
+    STATE,
+    TIMELINE_WIDTH,
+    UNKNOWN_STATE_COLOR,
+    row_markup,
+    text_color,
+)
 from stations.models import AlarmInterval, ProgramRun, State, Station
 
-#: The drawing's width in SVG user units.
-TIMELINE_WIDTH = 1600.0
 #: Records narrower than this (user units) are pooled per column of this width: one pixel
 #: of the drawing at its usual size (800 px for 1600 units).
 COLUMN = 2.0
-#: Alarm and program bars are drawn at least this wide, or a short one would not show.
-MIN_VISIBLE = 1.0
-
-NO_DATA_COLOR = "#e0e0e0"
-UNKNOWN_STATE_COLOR = "#9e9e9e"
-ALARM_COLOR = "#d32f2f"
-PROGRAM_COLORS = ("#1565c0", "#64b5f6")
-#: The hatch "no data" is filled with (defined once by the template).
-HATCH_ID = "kpis-tl-hatch"
-#: The pattern laid over each bucket's bars (``<id>-<bucket>``, defined by the template);
-#: production has none, so the bars that matter most stay plain.
-PATTERN_ID = "kpis-tl-pat"
-PATTERNED = frozenset({"own_stop", "failure", "induced_stop", "disengaged"})
-
-#: Lanes inside a row's viewBox, as (y, height).
-STATE_LANE = (0, 20)
-ALARM_LANE = (22, 5)
-PROGRAM_LANE = (29, 5)
-ROW_HEIGHT = 34
 
 #: A merged bar lists at most this many distinct comments (alarm labels).
 MAX_NOTES = 3
@@ -70,11 +57,6 @@ MAX_NOTES = 3
 DETAIL_BUDGET = 3000
 #: ... but at least this many per row.
 ROW_DETAIL_MIN = 30
-
-STATE, NO_DATA, ALARM, PROGRAM = "state", "nodata", "alarm", "program"
-
-HOUR = 3600.0
-DAY = 24 * HOUR
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,17 +94,6 @@ class Bar:
 
 
 @dataclass(frozen=True, slots=True)
-class Tick:
-    at: datetime
-    x: float
-    label: str
-    #: Labelled on the axis (the others are grid lines only).
-    major: bool
-    #: Position in percent of the width, for HTML labels.
-    percent: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
 class LegendItem:
     label: str
     color: str
@@ -134,6 +105,36 @@ class LegendItem:
     @property
     def mark_label(self) -> str:
         return str(mark_label(self.mark)) if self.mark else ""
+
+
+@dataclass(frozen=True, slots=True)
+class StateStyles:
+    """How the states are named, coloured and marked on a drawing, by CWork state id: the
+    mark is the state's bucket (``kpis.mapping``), so two states of one name keep their own
+    and a renamed state keeps its."""
+
+    #: CWork state id → (name, colour).
+    catalogue: dict[int, tuple[str, str]]
+    buckets: dict[int, Bucket]
+    #: CWork state id → its bucket's mark.
+    marks: dict[int | None, str]
+    #: For a state the catalogue has no colour for (or does not know yet).
+    unknown_color: str = UNKNOWN_STATE_COLOR
+    #: For a stretch no record covers.
+    no_data_color: str = NO_DATA_COLOR
+
+
+def state_styles(
+    *, unknown_color: str = UNKNOWN_STATE_COLOR, no_data_color: str = NO_DATA_COLOR
+) -> StateStyles:
+    """The state catalogue as it is now, with the process's copy of the mapping."""
+    catalogue = {
+        cwork_id: (name, color or unknown_color)
+        for cwork_id, name, color in State.objects.values_list("cwork_id", "name", "color")
+    }
+    buckets = cached_state_buckets()
+    marks: dict[int | None, str] = {key: bucket_of(buckets, key).value for key in catalogue}
+    return StateStyles(catalogue, buckets, marks, unknown_color, no_data_color)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,31 +153,13 @@ class TimelineRow:
     @property
     def markup(self) -> SafeString:
         """The row's rectangles (the template writes the ``<svg>`` around them)."""
-        now_text = _("now")
-        mostly = _("Mostly %(label)s")
-        lanes = (
-            (self.states, STATE_LANE, 0.0, None),
-            (self.alarms, ALARM_LANE, MIN_VISIBLE, _("Alarms")),
-            (self.programs, PROGRAM_LANE, MIN_VISIBLE, _("Programs running")),
+        return row_markup(
+            self.states,
+            self.alarms,
+            self.programs,
+            time_format=self.time_format,
+            detail_budget=self.detail_budget,
         )
-        count = len(self.states) + len(self.alarms) + len(self.programs)
-        chosen: set[int] | None = None
-        if count > self.detail_budget:
-            everything = [b for bars, *_rest in lanes for b in bars]
-            widest = heapq.nlargest(self.detail_budget, everything, key=lambda b: b.width)
-            chosen = {id(b) for b in widest}
-        parts: list[str] = []
-        for bars, (y, h), minimum, lane_label in lanes:
-            if chosen is None:
-                parts.extend(_rects(bars, y, h, minimum, self.time_format, now_text, mostly))
-            else:
-                detailed = [b for b in bars if id(b) in chosen]
-                rest = [b for b in bars if id(b) not in chosen]
-                parts.extend(_rects(detailed, y, h, minimum, self.time_format, now_text, mostly))
-                parts.extend(_paths(rest, y, h, minimum, lane_label))
-            if bars is self.states:
-                parts.extend(_patterns(bars, y, h))
-        return mark_safe("".join(parts))  # noqa: S308 - every text is escaped
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,12 +221,8 @@ def build_timeline(
     span = (end - start).total_seconds()
     scale = width / span if span > 0 else 0.0
     t_start, t_until, t_now = start.timestamp(), until.timestamp(), now.timestamp()
-    catalogue = {
-        cwork_id: (name, color or UNKNOWN_STATE_COLOR)
-        for cwork_id, name, color in State.objects.values_list("cwork_id", "name", "color")
-    }
-    buckets = cached_state_buckets()
-    marks: dict[int | None, str] = {key: bucket_of(buckets, key).value for key in catalogue}
+    styles = state_styles()
+    buckets, marks = styles.buckets, styles.marks
     if pieces is None:
         pieces = state_pieces(ids, start, end, now)
     alarms = _alarm_rows(ids, start, until)
@@ -256,7 +235,7 @@ def build_timeline(
     rows: list[TimelineRow] = []
     seen: dict[object, tuple[str, str, float]] = {}
     for station in stations:
-        state_segs = _state_segments(pieces[station.pk], t_start, t_until, catalogue, marks)
+        state_segs = _state_segments(pieces[station.pk], t_start, t_until, styles)
         alarm_segs, alarm_count = _alarm_segments(
             alarms.get(station.pk, ()), t_start, t_until, t_now
         )
@@ -353,12 +332,14 @@ def _state_segments(
     pieces: Iterable[StatePiece],
     t_start: float,
     t_until: float,
-    catalogue: dict[int, tuple[str, str]],
-    marks: dict[int | None, str] | None = None,
+    styles: StateStyles,
+    *,
+    merge: bool = True,
 ) -> list[_Seg]:
     """The pieces cut to [start, until] with the holes as "no data" (an overlap: the earlier
-    record wins)."""
+    record wins); with ``merge``, a record that continues the same state joins its bar."""
     segs: list[_Seg] = []
+    add = _append if merge else list.append
     cursor = t_start
     no_data = _("No data")
     for piece in pieces:
@@ -367,14 +348,14 @@ def _state_segments(
         if t1 <= t0:
             continue
         if t0 > cursor:
-            _append(segs, _Seg(cursor, t0, None, no_data, NO_DATA_COLOR, kind=NO_DATA))
-        name, color = catalogue.get(piece.state_cwork_id) or (
+            add(segs, _Seg(cursor, t0, None, no_data, styles.no_data_color, kind=NO_DATA))
+        name, color = styles.catalogue.get(piece.state_cwork_id) or (
             _("State %(id)s") % {"id": piece.state_cwork_id},
-            UNKNOWN_STATE_COLOR,
+            styles.unknown_color,
         )
         ongoing = piece.ongoing and t_end <= t_until
-        mark = (marks or {}).get(piece.state_cwork_id) or Bucket.OWN_STOP.value
-        _append(
+        mark = styles.marks.get(piece.state_cwork_id) or Bucket.OWN_STOP.value
+        add(
             segs,
             _Seg(
                 t0, t1, piece.state_cwork_id, name, color, piece.comment, STATE, ongoing, mark=mark
@@ -382,8 +363,29 @@ def _state_segments(
         )
         cursor = t1
     if cursor < t_until:
-        _append(segs, _Seg(cursor, t_until, None, no_data, NO_DATA_COLOR, kind=NO_DATA))
+        add(segs, _Seg(cursor, t_until, None, no_data, styles.no_data_color, kind=NO_DATA))
     return segs
+
+
+def day_bars(
+    pieces: Sequence[StatePiece],
+    start: datetime,
+    end: datetime,
+    until: datetime,
+    styles: StateStyles,
+) -> list[Bar]:
+    """One station's day for the station page, placed in percent of [start, end): from its
+    first record to ``until`` (now), holes as "no data". Each record keeps its own bar,
+    neither merged nor pooled, as the page lists them one by one with their comments."""
+    if not pieces or end <= start:
+        return []
+    t_start = start.timestamp()
+    scale = 100.0 / (end - start).total_seconds()
+    first = max(pieces[0].start.timestamp(), t_start)
+    segs = _state_segments(pieces, first, until.timestamp(), styles, merge=False)
+    for seg in segs:
+        seg.x0, seg.x1 = (seg.t0 - t_start) * scale, (seg.t1 - t_start) * scale
+    return _bars(segs, t_start, scale, digits=None)
 
 
 AlarmRow = tuple[datetime, datetime | None, str, str]
@@ -395,7 +397,8 @@ def _alarm_rows(ids: list[int], start: datetime, until: datetime) -> dict[int, l
     if until <= start or not ids:
         return out
     rows = (
-        overlapping(AlarmInterval.objects.filter(station_id__in=ids), start, until)
+        AlarmInterval.objects.filter(station_id__in=ids)
+        .overlapping(start, until)
         .order_by("station_id", "start")
         .values_list("station_id", "start", "end", "code", "message")
     )
@@ -408,9 +411,9 @@ def _program_rows(ids: list[int], start: datetime, until: datetime) -> dict[int,
     out: dict[int, list[ProgramRow]] = {}
     if until <= start or not ids:
         return out
-    running = ProgramRun.objects.filter(station_id__in=ids, kind=ProgramRun.Kind.RUNNING)
     rows = (
-        overlapping(running, start, until)
+        ProgramRun.objects.filter(station_id__in=ids, kind=ProgramRun.Kind.RUNNING)
+        .overlapping(start, until)
         .order_by("station_id", "start")
         .values_list("station_id", "start", "end", "name", "context")
     )
@@ -575,11 +578,18 @@ def _copy(seg: _Seg, x0: float, x1: float) -> _Seg:
     )  # fmt: skip
 
 
-def _bars(segs: Iterable[_Seg], t_start: float, scale: float) -> list[Bar]:
+def _bars(
+    segs: Iterable[_Seg], t_start: float, scale: float, *, digits: int | None = 3
+) -> list[Bar]:
+    """The laid-out stretches as bars, positions rounded to ``digits`` (None: as they are)."""
+
+    def rounded(value: float) -> float:
+        return value if digits is None else round(value, digits)
+
     return [
         Bar(
-            x=round(seg.x0, 3),
-            width=round(seg.x1 - seg.x0, 3),
+            x=rounded(seg.x0),
+            width=rounded(seg.x1 - seg.x0),
             color=seg.color,
             label=seg.label,
             start=datetime.fromtimestamp(seg.t0, UTC),
@@ -589,27 +599,17 @@ def _bars(segs: Iterable[_Seg], t_start: float, scale: float) -> list[Bar]:
             known=seg.kind != NO_DATA,
             mixed=seg.mixed,
             ongoing=seg.ongoing,
-            text_color=_text_color(seg.color),
+            text_color=text_color(seg.color),
             mark=seg.mark,
         )
         for seg in segs
     ]
 
 
-_TEXT_COLORS: dict[str, str] = {}
-
-
-def _text_color(color: str) -> str:
-    found = _TEXT_COLORS.get(color)
-    if found is None:
-        found = _TEXT_COLORS[color] = readable_text_color(color)
-    return found
-
-
 def _recolor(bar: Bar, color: str) -> Bar:
     return Bar(
         bar.x, bar.width, color, bar.label, bar.start, bar.end, bar.comment, bar.kind,
-        bar.known, bar.mixed, bar.ongoing, _text_color(color), bar.mark,
+        bar.known, bar.mixed, bar.ongoing, text_color(color), bar.mark,
     )  # fmt: skip
 
 
@@ -638,191 +638,3 @@ def _row_summary(
         "states": states,
         "alarms": alarms,
     }
-
-
-# ----------------------------------------------------------------------------------------
-# Markup
-# ----------------------------------------------------------------------------------------
-
-
-def _num(value: float) -> str:
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return text or "0"
-
-
-def _rects(
-    bars: Iterable[Bar],
-    y: int,
-    h: int,
-    minimum: float,
-    time_format: str,
-    now_text: str,
-    mostly: str,
-) -> Iterator[str]:
-    localtime = timezone.localtime
-    for bar in bars:
-        start = localtime(bar.start).strftime(time_format)
-        end = now_text if bar.ongoing else localtime(bar.end).strftime(time_format)
-        label = mostly % {"label": bar.label} if bar.mixed else bar.label
-        duration = bar.duration_text
-        title = f"{label}\n{start} – {end} ({duration})"
-        comment = ""
-        if bar.comment:
-            title += f"\n{bar.comment}"
-            comment = f' data-comment="{escape(bar.comment)}"'
-        fill = f"url(#{HATCH_ID}) {NO_DATA_COLOR}" if bar.kind == NO_DATA else bar.color
-        yield (
-            f'<rect x="{_num(bar.x)}" y="{y}" width="{_num(max(bar.width, minimum))}" '
-            f'height="{h}" fill="{escape(fill)}" class="tl-{bar.kind}" '
-            f'data-state="{escape(label)}" data-start="{escape(start)}" '
-            f'data-end="{escape(end)}" data-duration="{escape(duration)}"{comment}>'
-            f"<title>{escape(title, quote=False)}</title></rect>"
-        )
-
-
-def _paths(
-    bars: Iterable[Bar], y: int, h: int, minimum: float, lane_label: str | None
-) -> Iterator[str]:
-    """Bars without details of their own, as one stroked path per colour and label (per
-    colour under ``lane_label`` for alarms and programs): a few bytes a bar."""
-    groups: dict[tuple[str, str, str], tuple[list[str], list[float]]] = {}
-    middle = _num(y + h / 2)
-    for bar in bars:
-        w = max(bar.width, minimum)
-        if w < 0.05:
-            continue
-        key = (bar.color, lane_label or bar.label, bar.kind)
-        shapes, end = groups.setdefault(key, ([], [0.0]))
-        if shapes:
-            shapes.append(f"m{_short(bar.x - end[0])} 0h{_short(w)}")
-        else:
-            shapes.append(f"M{_short(bar.x)} {middle}h{_short(w)}")
-        end[0] = bar.x + w
-    for (color, label, kind), (shapes, _end) in groups.items():
-        paint = f"url(#{HATCH_ID}) {NO_DATA_COLOR}" if kind == NO_DATA else color
-        yield (
-            f'<path d="{"".join(shapes)}" stroke="{escape(paint)}" stroke-width="{h}" '
-            f'fill="none" class="tl-{kind}" data-state="{escape(label)}" data-pooled="1">'
-            f"<title>{escape(label, quote=False)}</title></path>"
-        )
-
-
-def _patterns(bars: Iterable[Bar], y: int, h: int) -> Iterator[str]:
-    """Each bucket's pattern over its bars: one stroked path per bucket and row (bars of one
-    bucket that touch are one stretch), so colour is not the only signal at a cost of a few
-    bytes a bar. Pointer events go through to the bars below."""
-    groups: dict[str, list[list[float]]] = {}
-    for bar in bars:
-        if bar.mark not in PATTERNED or bar.width < 0.05:
-            continue
-        spans = groups.setdefault(bar.mark, [])
-        if spans and bar.x - spans[-1][1] <= 1e-6:
-            spans[-1][1] = bar.x + bar.width
-        else:
-            spans.append([bar.x, bar.x + bar.width])
-    middle = _num(y + h / 2)
-    for mark, spans in groups.items():
-        shapes: list[str] = []
-        end = 0.0
-        for x0, x1 in spans:
-            move = f"M{_short(x0)} {middle}" if not shapes else f"m{_short(x0 - end)} 0"
-            shapes.append(f"{move}h{_short(x1 - x0)}")
-            end = x1
-        yield (
-            f'<path d="{"".join(shapes)}" stroke="url(#{PATTERN_ID}-{mark})" stroke-width="{h}" '
-            f'fill="none" class="tl-pat" pointer-events="none"/>'
-        )
-
-
-def _short(value: float) -> str:
-    text = f"{value:.1f}".rstrip("0").rstrip(".")
-    return text if text not in ("", "-0") else "0"
-
-
-# ----------------------------------------------------------------------------------------
-# The axis
-# ----------------------------------------------------------------------------------------
-
-
-def axis_ticks(start: datetime, end: datetime, width: float = TIMELINE_WIDTH) -> list[Tick]:
-    """Ticks at round local times, the step chosen from the period's length: quarter hours
-    up to 3 h, hours up to 36 h (23 or 25 on the days the clocks change), 6 h up to 4 days,
-    days up to 45 days, weeks (Mondays) beyond."""
-    span = (end - start).total_seconds()
-    if span <= 0:
-        return []
-    zone = timezone.get_current_timezone()
-    scale = width / span
-    found: list[tuple[datetime, str, bool]] = []
-    if span <= 3 * HOUR:
-        for at in _steps(start, end, 15 * 60):
-            minute = at.astimezone(zone).minute
-            found.append((at, _hm(at), span <= HOUR or minute == 0))
-    elif span <= 36 * HOUR:
-        every = 1 if span <= 12 * HOUR else 3
-        for at in _steps(start, end, HOUR):
-            moment = at.astimezone(zone)
-            if moment.minute == 0:
-                found.append((at, _hm(at), moment.hour % every == 0))
-    elif span <= 4 * DAY:
-        for at in _steps(start, end, HOUR):
-            moment = at.astimezone(zone)
-            if moment.minute == 0 and moment.hour % 6 == 0:
-                label = _day(at, "D j") if moment.hour == 0 else _hm(at)
-                found.append((at, label, True))
-    elif span <= 45 * DAY:
-        for at in _midnights(start, end, zone):
-            weekly = span > 10 * DAY
-            label = _day(at, "j M" if weekly else "D j")
-            found.append((at, label, not weekly or at.astimezone(zone).weekday() == 0))
-    else:
-        for at in _midnights(start, end, zone):
-            if at.astimezone(zone).weekday() == 0:
-                found.append((at, _day(at, "j M"), True))
-    ticks = []
-    for at, label, major in found:
-        x = (at - start).total_seconds() * scale
-        ticks.append(Tick(at, round(x, 3), label, major, round(100.0 * x / width, 4)))
-    return ticks
-
-
-def _steps(start: datetime, end: datetime, step: float) -> Iterator[datetime]:
-    """Instants on the local clock's round ``step`` in [start, end), stepped in UTC."""
-    zone = timezone.get_current_timezone()
-    offset = start.astimezone(zone).utcoffset() or timedelta(0)
-    local_seconds = start.timestamp() + offset.total_seconds()
-    first = math.ceil(local_seconds / step) * step - offset.total_seconds()
-    t, t_end = first, end.timestamp()
-    while t < t_end:
-        yield datetime.fromtimestamp(t, UTC)
-        t += step
-
-
-def _midnights(start: datetime, end: datetime, zone) -> Iterator[datetime]:
-    day = start.astimezone(zone).date()
-    last = end.astimezone(zone).date()
-    while day <= last:
-        at = local(day, time(0), zone)
-        if start <= at < end:
-            yield at
-        day += timedelta(days=1)
-
-
-def _hm(at: datetime) -> str:
-    return timezone.localtime(at).strftime("%H:%M")
-
-
-def _day(at: datetime, fmt: str) -> str:
-    return formats.date_format(timezone.localtime(at), fmt)
-
-
-__all__ = [
-    "TIMELINE_WIDTH",
-    "Bar",
-    "LegendItem",
-    "Tick",
-    "Timeline",
-    "TimelineRow",
-    "axis_ticks",
-    "build_timeline",
-]
