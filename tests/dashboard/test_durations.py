@@ -82,7 +82,9 @@ def written_at_every_site(seconds: float) -> tuple[dict[str, str], str]:
         "station page: time in state": in_state.strip(),
         "station page: alarm's time": alarm_for.strip(),
         "station page: alarm row": detail.active_alarms[0].duration_text,
-        "station page: state total": StateTotal("Production", "", "", span, 100.0).duration_text,
+        "station page: state total": StateTotal(
+            "Production", "", "", "production", span, 100.0
+        ).duration_text,
         "station page: program": ProgramRow("P1", "", NOW - span, None, span).duration_text,
         "review: table cell": text_of(time_column, seconds),
         "review: pareto bar": ParetoBar("x", "", seconds, 1, 1.0, 1.0).value_text,

@@ -6,8 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
+from cwork.client import CWorkClient
+from cwork.versions import NEWEST
 from stations.history import sync_station_history
 from stations.models import AlarmInterval, ProgramRun, Station, Top
 
@@ -88,20 +91,23 @@ def test_program_runs_overlapping_a_period_are_half_open_and_open_ones_run():
     assert found(ProgramRun.objects.all(), at_the_edges(make)) == IN
 
 
-class EmptyCWork:
-    """CWork with nothing to say about the range: the sync removes what it stores there."""
+def empty_answer(request: httpx.Request) -> httpx.Response:
+    """CWork's raw answer for a range with nothing in it: an empty page of tops, else []."""
+    if request.url.path.endswith("/tops"):
+        return httpx.Response(200, content=b'{"Has_more": false, "Tops": []}')
+    return httpx.Response(200, content=b"[]")
 
-    def iter_tops(self, handle, start, end):
-        return iter(())
 
-    def station_alarms(self, handle, start, end):
-        return []
-
-    def running_programs(self, handle, start, end):
-        return []
-
-    def selected_programs(self, handle, start, end):
-        return []
+def cwork_with_nothing_to_say() -> CWorkClient:
+    """CWork answering an empty list for every range (raw bodies at the transport): the
+    sync removes what it stores there."""
+    return CWorkClient(
+        "http://cwork",
+        "demo-key",
+        server_version=NEWEST,
+        transport=httpx.MockTransport(empty_answer),
+        retries=0,
+    )
 
 
 def test_the_history_sync_reconciles_alarms_and_programs_up_to_and_including_its_now():
@@ -128,7 +134,8 @@ def test_the_history_sync_reconciles_alarms_and_programs_up_to_and_including_its
         ]
     }
 
-    sync_station_history(EmptyCWork(), station, {}, now=END)
+    with cwork_with_nothing_to_say() as cwork:
+        sync_station_history(cwork, station, {}, now=END)
 
     kept = set(AlarmInterval.objects.values_list("pk", flat=True))
     assert {name for name, row in alarms.items() if row.pk in kept} == {
