@@ -43,7 +43,7 @@ def state_buckets() -> dict[int, Bucket]:
     THE rule of where a state's time goes: the KPIs, the timelines, the alerts, the tiles, the
     overview's and the station page's severity all read it (through this or its cached copy).
     """
-    return _load()[0]
+    return _load()
 
 
 def failure_state_ids(states: Iterable[State]) -> set[int]:
@@ -62,8 +62,8 @@ def failure_state_ids(states: Iterable[State]) -> set[int]:
     return failures
 
 
-def _load() -> tuple[dict[int, Bucket], dict[str, int]]:
-    """The buckets, and each state's CWork id by name (for pages that only kept the name)."""
+def _load() -> dict[int, Bucket]:
+    """Every known state's bucket, by CWork id."""
     states = list(State.objects.all())
     failures = failure_state_ids(states)
     buckets = {
@@ -71,9 +71,7 @@ def _load() -> tuple[dict[int, Bucket], dict[str, int]]:
     }
     for cwork_id, bucket in StateBucket.objects.values_list("state_cwork_id", "bucket"):
         buckets[cwork_id] = Bucket(bucket)
-    # Archived states last, so a live state wins a name they share.
-    names = {s.name: s.cwork_id for s in sorted(states, key=lambda s: not s.archived)}
-    return buckets, names
+    return buckets
 
 
 def bucket_of(buckets: dict[int, Bucket], state_cwork_id: int | None) -> Bucket:
@@ -93,8 +91,8 @@ CACHE_SECONDS = 30.0
 MISS_RELOAD_SECONDS = 1.0
 
 
-#: The mapping and the states' ids by name (today's timeline keeps names only).
-_mapping: Memo[tuple[dict[int, Bucket], dict[str, int]]] = Memo("kpis.mapping.state_buckets")
+#: The mapping, as :func:`_load` reads it.
+_mapping: Memo[dict[int, Bucket]] = Memo("kpis.mapping.state_buckets")
 
 
 def cached_state_buckets(*, missing: int | None = None) -> dict[int, Bucket]:
@@ -108,9 +106,9 @@ def cached_state_buckets(*, missing: int | None = None) -> dict[int, Bucket]:
     (``missing``: just synced) reloads it, at most once per :data:`MISS_RELOAD_SECONDS`, so a
     new state is not shown as an own stop for half a minute.
     """
-    buckets, _names = _mapping.get(_load, max_age=CACHE_SECONDS)
+    buckets = _mapping.get(_load, max_age=CACHE_SECONDS)
     if missing is not None and missing not in buckets:
-        buckets, _names = _mapping.get(_load, max_age=MISS_RELOAD_SECONDS)
+        buckets = _mapping.get(_load, max_age=MISS_RELOAD_SECONDS)
     return buckets
 
 
@@ -122,13 +120,6 @@ def forget_state_buckets(**_kwargs: object) -> None:
 def cached_bucket_of(state_cwork_id: int | None) -> Bucket:
     """The bucket of one state, from the process's copy of the mapping."""
     return bucket_of(cached_state_buckets(missing=state_cwork_id), state_cwork_id)
-
-
-def cached_mark_of_name(state_name: str) -> str:
-    """The mark of a state known only by its name (today's timeline keeps no id); a name
-    the catalogue does not have is an own stop, as :func:`bucket_of` says."""
-    buckets, names = _mapping.get(_load, max_age=CACHE_SECONDS)
-    return bucket_of(buckets, names.get(state_name)).value
 
 
 def mark_label(mark: str) -> Promise:
