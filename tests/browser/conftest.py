@@ -54,12 +54,31 @@ window.__sockets = [];
 document.addEventListener("htmx:wsOpen", function () {
   window.__sockets.push({type: "open", at: Date.now()});
 });
+window.__socketMessages = 0;
+document.addEventListener("htmx:wsAfterMessage", function () {
+  window.__socketMessages += 1;
+});
 document.addEventListener("htmx:wsClose", function (evt) {
   var e = evt.detail.event;
   window.__sockets.push({type: "close", at: Date.now(), code: e.code, reason: e.reason,
                          clean: e.wasClean});
 });
 """
+
+
+#: Resolves once the socket's first message (the grid's snapshot) is swapped in and the page
+#: has laid it out (two animation frames later).
+SNAPSHOT_SHOWN = """
+() => (window.__socketMessages || 0) > 0
+"""
+
+
+def wait_for_snapshot(page: Any, timeout: float = 10.0) -> None:
+    """Until the wall's socket has brought its snapshot and the page has drawn it."""
+    page.wait_for_function(SNAPSHOT_SHOWN, timeout=timeout * 1000)
+    page.evaluate(
+        "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
+    )
 
 
 def unavailable(reason: str) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import TV, open_wall
+from tests.browser.conftest import TV, open_wall, wait_for_snapshot
 
 pytestmark = pytest.mark.slow
 
@@ -41,10 +41,7 @@ BUCKETS = {"production", "own_stop", "failure", "induced_stop", "disengaged", "n
 def test_every_tile_on_a_tv_shows_its_mark(context: Any):
     view = open_wall(context, TV)
     try:
-        view.page.wait_for_function(
-            "() => (window.__sockets || []).some(e => e.type === 'open')", timeout=5000
-        )
-        view.page.wait_for_timeout(1000)  # the snapshot and its swap
+        wait_for_snapshot(view.page)
         tiles = view.page.evaluate(MARKS)
     finally:
         view.page.close()

@@ -127,9 +127,14 @@ def test_every_beat_entry_is_a_task_the_worker_knows():
 
 
 def test_the_embedded_scheduler_never_runs_an_entry_twice_at_once():
+    """An entry that takes longer than its interval runs again once it is done, back to
+    back: never two at once."""
     running = 0
     overlaps = runs = 0
     lock = threading.Lock()
+    ended: list[float] = []
+    started: list[float] = []
+    four_done = threading.Event()
 
     def slow() -> None:
         nonlocal running, overlaps, runs
@@ -137,16 +142,23 @@ def test_the_embedded_scheduler_never_runs_an_entry_twice_at_once():
             running += 1
             runs += 1
             overlaps += running > 1
-        time.sleep(0.15)  # longer than the interval
+            started.append(time.monotonic())
+        time.sleep(0.15)  # the work: three intervals long
         with lock:
             running -= 1
+            ended.append(time.monotonic())
+            if len(ended) >= 4:
+                four_done.set()
 
     scheduler = EmbeddedScheduler([Entry("slow", 0.05, slow)])
     scheduler.start()
-    time.sleep(0.6)
-    scheduler.stop()
+    try:
+        assert four_done.wait(timeout=30), f"only {runs} runs in 30 s"
+    finally:
+        scheduler.stop()
     assert overlaps == 0
-    assert 3 <= runs <= 5  # back to back, never a backlog
+    # Each run began after the one before it had ended.
+    assert all(start >= end for start, end in zip(started[1:], ended, strict=False))
 
 
 def get(url: str) -> tuple[int, str]:
