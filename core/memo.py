@@ -6,7 +6,8 @@ A :class:`Memo` holds what its loader returned, by key: a generation read from t
 cache (a new one is a new value), or anything else the value depends on. A value older than
 its time to live is read again. Only one thread loads at a time: the others wait for its
 value instead of all reading the same thing at once (after a restart, or an expiry under
-load). ``clear`` forgets everything held; a load that was under way when it was called
+load); loads of different keys wait on each other only when their keys share one of a few
+locks. ``clear`` forgets everything held; a load that was under way when it was called
 returns its value to its caller but does not keep it.
 """
 
@@ -19,6 +20,10 @@ from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+
+#: Locks a memo's loads share, by their key's hash: a bounded number (keys may be many over
+#: months), so two loads of different keys seldom wait on each other.
+LOAD_LOCKS = 8
 
 _registry: weakref.WeakValueDictionary[str, Memo[Any]] = weakref.WeakValueDictionary()
 _registry_lock = threading.Lock()
@@ -42,7 +47,7 @@ class Memo(Generic[T]):
         self.name, self.ttl, self.size, self.clock = name, ttl, size, clock
         #: key -> (when its load started, value)
         self._entries: dict[Hashable, tuple[float, T]] = {}
-        self._load_lock = threading.Lock()
+        self._load_locks = [threading.Lock() for _ in range(min(size, LOAD_LOCKS))]
         self._state_lock = threading.Lock()
         self._clears = 0
         with _registry_lock:
@@ -65,7 +70,7 @@ class Memo(Generic[T]):
         found = self._fresh(key, max_age)
         if found is not None:
             return found[1]
-        with self._load_lock:
+        with self._load_locks[hash(key) % len(self._load_locks)]:
             found = self._fresh(key, max_age)  # loaded while this thread waited
             if found is not None:
                 return found[1]

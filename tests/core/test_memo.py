@@ -145,7 +145,7 @@ class WatchedLock:
 def test_callers_that_miss_together_share_one_load(name: str) -> None:
     kept: Memo[int] = Memo(name)
     started, release, waiting = threading.Event(), threading.Event(), threading.Event()
-    kept._load_lock = WatchedLock(kept._load_lock, waiting)  # type: ignore[assignment]
+    kept._load_locks = [WatchedLock(lock, waiting) for lock in kept._load_locks]  # type: ignore[misc]
     load = Loads()
 
     def slow_load() -> int:
@@ -165,6 +165,27 @@ def test_callers_that_miss_together_share_one_load(name: str) -> None:
     second.join(10)
     assert results == [1, 1]
     assert load.calls == 1
+
+
+def test_a_slow_load_of_one_key_does_not_hold_up_another_key(name: str) -> None:
+    """A wall drawing its snapshot does not make a wall of another filter wait."""
+    kept: Memo[str] = Memo(name, size=8)
+    started, release = threading.Event(), threading.Event()
+
+    def slow_load() -> str:
+        started.set()
+        assert release.wait(10)
+        return "slow"
+
+    first = threading.Thread(target=lambda: kept.get(slow_load, key=0))
+    first.start()
+    try:
+        assert started.wait(10)
+        assert kept.get(lambda: "quick", key=1) == "quick"  # while key 0 is still loading
+    finally:
+        release.set()
+        first.join(10)
+    assert kept.get(lambda: "again", key=0) == "slow"
 
 
 def test_every_memo_is_registered_under_its_one_name(name: str) -> None:
