@@ -7,6 +7,7 @@ real time, because a view asks Django for now.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from django.utils import timezone
 from core.colours import readable_text_color
 from dashboard.overview import Severity, station_overview
 from dashboard.station_page import day_bounds, station_detail
+from dashboard.tiles import Pace
 from kpis.timeline import axis_ticks
 from simulator import ManualClock, Simulator
 from simulator.world import BREAKDOWN, PRODUCTION, WorldError
@@ -437,6 +439,30 @@ def test_the_live_fragment_shows_parts_against_target_and_active_alarms(sim, cwo
     assert f'data-since="{start}"' in html
     if tile.pace:
         assert f"{tile.pace.made} / {tile.pace.target}" in html
+
+
+def test_the_tile_and_the_station_page_draw_the_same_parts_and_pace(sim, cwork, clock):
+    """One drawing of parts against the target (stations/_pace.html): the same count,
+    "behind", the pace marker live.js moves, and what a screen reader hears, on both."""
+    sync("catalogue", cwork, clock)
+    sync("live", cwork, clock)
+    station = Station.objects.select_related("live", "live__state").first()
+    assert station is not None
+    tile = dataclasses.replace(
+        station_detail(station, clock()).tile, pace=Pace(made=30, target=100, expected=40)
+    )
+    pages = {
+        "wall tile": render_to_string("wall/_tile.html", {"tile": tile}),
+        "station page": render_to_string(
+            "stations/_station_live.html", {"tile": tile, "now": clock()}
+        ),
+    }
+    for where, html in pages.items():
+        assert "30 / 100" in html, where
+        assert ">behind<" in html, where
+        assert 'aria-label="30 of 100 parts, 40 expected by now"' in html, where
+        assert re.search(r'class="[^"]*\btile-pace"[^>]*\n?[^>]*left: 40\.0%', html), where
+        assert 'data-target="100"' in html, where
 
 
 # ----------------------------------------------------------------------------------------
