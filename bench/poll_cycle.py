@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from stations.outcome import Outcome
+    from stations.run_report import RunReport
 
 RESULTS = Path(__file__).resolve().parent / "results" / "poll_cycle.json"
 #: A Tuesday morning, mid-shift: most stations are working.
@@ -139,13 +139,13 @@ def measure(stations: int, rounds: int, database: str) -> dict[str, Any]:
                 assert len(statuses) == stations
                 assert not statuses.rejected
 
-            def job() -> Outcome:
+            def job() -> RunReport:
                 result = run_job("live", client=client, publish=events.append)
                 assert result.ok, result.reason
                 assert result.outcome is not None
                 return result.outcome
 
-            def live() -> Outcome:
+            def live() -> RunReport:
                 return poll_live(client)
 
             # The first cycle learns the catalogue and stores every station: not measured.

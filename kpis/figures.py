@@ -21,7 +21,7 @@ from cwork.errors import CWorkError, CWorkTransportError
 from kpis.calendar import Calendars, occurrences
 from kpis.models import CWorkFigures
 from stations.models import Station
-from stations.outcome import Outcome
+from stations.run_report import RunReport
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 def sync_cwork_figures(
     client: CWorkClient, *, now: datetime | None = None, batch: int | None = None
-) -> Outcome:
+) -> RunReport:
     now = now or timezone.now()
     batch = batch or settings.KPI_SYNC_BATCH
     # Runs come on a fixed cadence but read their clock a little late or early: a running
@@ -61,7 +61,7 @@ def sync_cwork_figures(
                 finished.append((occ.end, station, occ.start, occ.end))
     finished.sort(key=lambda item: item[0], reverse=True)
     todo = (running + finished)[:batch]
-    outcome = Outcome(stations_seen=len(stations))
+    outcome = RunReport(stations_seen=len(stations))
     for _key, station, start, end in todo:
         until = min(end, now)
         try:

@@ -9,15 +9,15 @@ from django.utils import timezone
 
 from cwork.client import CWorkClient
 from stations.models import State, Station
-from stations.outcome import Outcome
+from stations.run_report import RunReport
 from stations.upsert import upsert_by_cwork_id
 
 
-def sync_catalogue(client: CWorkClient, *, now: datetime | None = None) -> Outcome:
+def sync_catalogue(client: CWorkClient, *, now: datetime | None = None) -> RunReport:
     now = now or timezone.now()
     stations = client.stations()
     states = client.states()
-    outcome = Outcome(stations_seen=len(stations))
+    outcome = RunReport(stations_seen=len(stations))
     outcome.problems += [f"station record {r.index}: {r.reason}" for r in stations.rejected]
     outcome.problems += [f"state record {r.index}: {r.reason}" for r in states.rejected]
     state_records = {

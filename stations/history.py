@@ -21,12 +21,12 @@ from django.utils import timezone
 from cwork.client import CWorkClient
 from cwork.errors import CWorkError, CWorkTransportError
 from stations.models import AlarmInterval, ProgramRun, State, Station, Top
-from stations.outcome import Outcome
+from stations.run_report import RunReport
 
 
 def sync_history(
     client: CWorkClient, *, now: datetime | None = None, batch: int | None = None
-) -> Outcome:
+) -> RunReport:
     """Sync a batch of stations: those the live poll flagged first, then the longest unsynced.
 
     CWork unreachable fails the run (to back off); an error about one station is recorded
@@ -40,7 +40,7 @@ def sync_history(
         )[:batch]
     )
     states = dict(State.objects.values_list("cwork_id", "id"))
-    outcome = Outcome(stations_seen=len(stations))
+    outcome = RunReport(stations_seen=len(stations))
     for station in stations:
         try:
             written = sync_station_history(client, station, states, now=now)

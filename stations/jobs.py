@@ -34,7 +34,7 @@ from stations.history import sync_history
 from stations.live import poll_live
 from stations.models import JOB_KINDS, PollRecord, Station, SyncKind, SyncState
 from stations.orders import sync_orders
-from stations.outcome import Outcome
+from stations.run_report import RunReport
 from stations.signals import poll_committed
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class Job:
     kind: str
     #: Its name on the operators' pages (the CWork connection page, the admin).
     label: str | Promise
-    run: Callable[..., Outcome]
+    run: Callable[..., RunReport]
     #: The setting that holds its interval, in seconds.
     interval_setting: str
     #: How long a run may hold its lock, in seconds or as a function of the settings: a
@@ -74,7 +74,9 @@ def live_lock_ttl() -> float:
     return max(10 * float(settings.POLL_INTERVAL), 3 * float(settings.CWORK_TIMEOUT))
 
 
-def _own(kind: SyncKind, run: Callable[..., Outcome], interval_setting: str, **options: Any) -> Job:
+def _own(
+    kind: SyncKind, run: Callable[..., RunReport], interval_setting: str, **options: Any
+) -> Job:
     return Job(kind, kind.label, run, interval_setting, **options)
 
 
@@ -115,7 +117,7 @@ class JobResult:
     ok: bool = False
     #: Why it did not run, or what went wrong.
     reason: str = ""
-    outcome: Outcome | None = None
+    outcome: RunReport | None = None
     record: PollRecord | None = None
 
 
@@ -219,7 +221,7 @@ def _run(
     return JobResult(job.kind, ran=True, ok=True, outcome=outcome, record=record)
 
 
-def _committed(job: Job, now: datetime, outcome: Outcome, record: PollRecord) -> None:
+def _committed(job: Job, now: datetime, outcome: RunReport, record: PollRecord) -> None:
     """Tell ``poll_committed``'s receivers (a failure of theirs never fails the poll)."""
     answers = poll_committed.send_robust(
         PollRecord, kind=job.kind, now=now, outcome=outcome, record=record

@@ -20,7 +20,7 @@ from stations.catalogue import sync_catalogue
 from stations.events import StationChange, StationsChanged
 from stations.live_alarms import decode_alarms, stored_alarms
 from stations.models import AlarmInterval, LiveStatus, ProgramRun, State, Station
-from stations.outcome import Outcome
+from stations.run_report import RunReport
 from stations.signals import StatusWritten, poll_rows_written
 
 #: The live-status fields compared each cycle, in the order of ``status_row``.
@@ -65,11 +65,11 @@ def status_row(status: StationStatus) -> tuple[Any, ...]:
     )
 
 
-def poll_live(client: CWorkClient, *, now: datetime | None = None) -> Outcome:
+def poll_live(client: CWorkClient, *, now: datetime | None = None) -> RunReport:
     """Read every status from CWork and store what changed; raise if CWork cannot answer."""
     statuses = client.station_statuses()
     now = now or timezone.now()
-    outcome = Outcome(stations_seen=len(statuses))
+    outcome = RunReport(stations_seen=len(statuses))
     outcome.problems.extend(f"status record {r.index}: {r.reason}" for r in statuses.rejected)
 
     stations, states = _catalogue_ids()

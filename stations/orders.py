@@ -10,16 +10,16 @@ from django.utils import timezone
 from cwork.client import CWorkClient
 from cwork.models import Operation as CWorkOperation
 from stations.models import Operation, Order, Station
-from stations.outcome import Outcome
+from stations.run_report import RunReport
 from stations.upsert import upsert_by_cwork_id
 
 
-def sync_orders(client: CWorkClient, *, now: datetime | None = None) -> Outcome:
+def sync_orders(client: CWorkClient, *, now: datetime | None = None) -> RunReport:
     """Every valid order and its operations. A missing licence raises ``CWorkLicenseError``."""
     now = now or timezone.now()
     orders = client.orders()
     operations: list[CWorkOperation] = []
-    outcome = Outcome()
+    outcome = RunReport()
     outcome.problems += [f"order record {r.index}: {r.reason}" for r in orders.rejected]
     for order in orders:
         found = client.operations(order_id=order.order_id)

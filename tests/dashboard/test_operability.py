@@ -26,7 +26,7 @@ from screens import services as screens
 from stations import jobs
 from stations.jobs import run_job
 from stations.models import LiveStatus, PollRecord, Station, SyncKind, SyncState
-from stations.outcome import Outcome
+from stations.run_report import RunReport
 from tests.lookups import present
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -343,8 +343,8 @@ def log_lines():
 
 @pytest.mark.django_db
 def test_a_run_logs_its_job_run_id_and_station_as_json(cwork, monkeypatch, log_lines):
-    def with_problems(client, *, now=None) -> Outcome:
-        return Outcome(problems=["station 42: not in CWork's station list", "status record 3: x"])
+    def with_problems(client, *, now=None) -> RunReport:
+        return RunReport(problems=["station 42: not in CWork's station list", "status record 3: x"])
 
     job = dataclasses.replace(jobs.JOBS[SyncKind.CATALOGUE], run=with_problems)
     monkeypatch.setitem(jobs.JOBS, SyncKind.CATALOGUE, job)

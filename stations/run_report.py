@@ -9,7 +9,7 @@ from stations.events import StationsChanged
 
 
 @dataclass(slots=True)
-class Outcome:
+class RunReport:
     stations_seen: int = 0
     stations_changed: int = 0
     rows_written: int = 0
