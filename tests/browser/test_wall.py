@@ -295,9 +295,18 @@ def test_the_wall_reconnects_after_the_server_closes_its_socket(stack: Stack, wa
     print(f"server closed the socket with code {close['code']}, reopened {gap} ms later")
     # The premise: a normal close, which htmx's ws extension does not retry by itself.
     assert close["code"] == 1000, close
-    # Playwright's own socket events arrive while it waits on the page.
-    deadline = time.monotonic() + 5
-    while (first.closed is None or len(wall.sockets) <= opened) and time.monotonic() < deadline:
+    # Playwright's own socket events (the close, the new socket, its first frames) arrive
+    # while it waits on the page.
+    deadline = time.monotonic() + 10
+
+    def seen() -> bool:
+        return (
+            first.closed is not None
+            and len(wall.sockets) > opened
+            and bool(wall.sockets[-1].snapshot)
+        )
+
+    while not seen() and time.monotonic() < deadline:
         page.wait_for_timeout(50)
     assert first.closed is not None, "Playwright did not see the first socket close"
     assert len(wall.sockets) > opened, "no second socket was opened"

@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import re
 import shutil
 import subprocess
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -80,11 +82,14 @@ class CountingProxy:
     that could contain one, and JSON escapes line breaks anyway)."""
 
     MARK = b" HTTP/1.1\r\n"
+    PATH = re.compile(rb"[A-Z]+ (/[^ ?]*)[^ ]* HTTP/1\.1\r\n")
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
         self.port = 0
         self.requests: list[float] = []
+        #: Each request's path (no query), in the order of ``requests``.
+        self.paths: list[str] = []
         self.connections: list[float] = []
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
@@ -106,6 +111,12 @@ class CountingProxy:
         """Requests sent between two ``time.monotonic()`` readings."""
         with self._lock:
             return sum(start <= t < end for t in self.requests)
+
+    def count_by_path(self, start: float, end: float) -> dict[str, int]:
+        """The same requests, counted by path (what a budget overrun was spent on)."""
+        with self._lock:
+            timed = zip(self.requests, self.paths, strict=False)
+            return dict(Counter(path for t, path in timed if start <= t < end))
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -145,8 +156,11 @@ class CountingProxy:
                     found = seen.count(self.MARK)
                     if found:
                         now = time.monotonic()
+                        paths = [m.decode(errors="replace") for m in self.PATH.findall(seen)]
+                        paths = (paths + ["?"] * found)[:found]
                         with self._lock:
                             self.requests.extend([now] * found)
+                            self.paths.extend(paths)
                     tail = seen[-(len(self.MARK) - 1) :]
                 writer.write(data)
                 await writer.drain()

@@ -259,7 +259,10 @@ def test_an_outage_turns_stale_backs_off_recovers_and_leaves_no_history_gap(
     assert result["time_to_stale"] <= STALE_AFTER_POLLS * POLL_INTERVAL + 8, result
     assert result["recovered_after_outage"] <= backoff_cap(POLL_INTERVAL) + 10, result
     assert result["live_attempts_during_outage"] <= result["live_attempts_allowed"], result
-    assert result["requests_during_outage"] <= result["requests_allowed"], result
+    assert result["requests_during_outage"] <= result["requests_allowed"], (
+        f"{result['requests_during_outage']} requests during the outage, allowed "
+        f"{result['requests_allowed']}; by path: {result['requests_by_path']}"
+    )
     assert result["history_problems"] == [], result["history_problems"]
     assert result["duplicates"] == []
 
@@ -331,6 +334,7 @@ def outage_scenario(
         "recovered_after_outage": marks["recovered"] - ended,
         "time_to_recover": marks["recovered"] - began,
         "requests_during_outage": stack.proxy.count(began, ended),
+        "requests_by_path": stack.proxy.count_by_path(began, ended),
         "requests_allowed": REQUESTS_PER_ATTEMPT * sum(allowed.values()),
         "requests_without_backoff": REQUESTS_PER_ATTEMPT
         * sum(int(seconds / i) + 1 for i in INTERVALS.values()),
