@@ -18,6 +18,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.utils import timezone
 from django.utils.safestring import SafeString
@@ -43,7 +44,7 @@ from kpis.timeline.svg import (
     row_markup,
     text_color,
 )
-from stations.models import AlarmInterval, ProgramRun, State, Station
+from stations.models import AlarmInterval, IntervalQuerySet, ProgramRun, State, Station
 
 #: Records narrower than this (user units) are pooled per column of this width: one pixel
 #: of the drawing at its usual size (800 px for 1600 units).
@@ -393,32 +394,30 @@ ProgramRow = tuple[datetime, datetime | None, str, str]
 
 
 def _alarm_rows(ids: list[int], start: datetime, until: datetime) -> dict[int, list[AlarmRow]]:
-    out: dict[int, list[AlarmRow]] = {}
-    if until <= start or not ids:
-        return out
-    rows = (
-        AlarmInterval.objects.filter(station_id__in=ids)
-        .overlapping(start, until)
-        .order_by("station_id", "start")
-        .values_list("station_id", "start", "end", "code", "message")
+    return _rows_by_station(
+        AlarmInterval.objects.filter(station_id__in=ids), ids, start, until, "code", "message"
     )
-    for station_id, s, e, code, message in rows.iterator(chunk_size=5000):
-        out.setdefault(station_id, []).append((s, e, code, message))
-    return out
 
 
 def _program_rows(ids: list[int], start: datetime, until: datetime) -> dict[int, list[ProgramRow]]:
-    out: dict[int, list[ProgramRow]] = {}
+    running = ProgramRun.objects.filter(station_id__in=ids, kind=ProgramRun.Kind.RUNNING)
+    return _rows_by_station(running, ids, start, until, "name", "context")
+
+
+def _rows_by_station(
+    rows: IntervalQuerySet[Any], ids: list[int], start: datetime, until: datetime, *texts: str
+) -> dict[int, list[tuple[datetime, datetime | None, str, str]]]:
+    """Each station's intervals over [start, until), in order: (start, end, and two texts)."""
+    out: dict[int, list[tuple[datetime, datetime | None, str, str]]] = {}
     if until <= start or not ids:
         return out
-    rows = (
-        ProgramRun.objects.filter(station_id__in=ids, kind=ProgramRun.Kind.RUNNING)
-        .overlapping(start, until)
+    values = (
+        rows.overlapping(start, until)
         .order_by("station_id", "start")
-        .values_list("station_id", "start", "end", "name", "context")
+        .values_list("station_id", "start", "end", *texts)
     )
-    for station_id, s, e, name, context in rows.iterator(chunk_size=5000):
-        out.setdefault(station_id, []).append((s, e, name, context))
+    for station_id, s, e, first, second in values.iterator(chunk_size=5000):
+        out.setdefault(station_id, []).append((s, e, first, second))
     return out
 
 
